@@ -1,0 +1,14 @@
+# The two commands a newcomer runs (see README): `make run` and `make test`.
+.PHONY: run test selftest env
+
+run:
+	@bash scripts/run.sh
+
+test:
+	@bash scripts/test.sh
+
+selftest:
+	@"$$(bash scripts/env.sh)/bin/bitnet-studio" selftest
+
+env:
+	@bash scripts/env.sh

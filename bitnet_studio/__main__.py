@@ -1,0 +1,3 @@
+from bitnet_studio.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Benchmarks: plain functions that take a progress callback and a cancel check (no Qt)."""

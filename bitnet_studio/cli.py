@@ -1,0 +1,65 @@
+"""The ``bitnet-studio`` command line. Every subcommand lives in ``bitnet_studio.commands``.
+
+On bad input every command exits with status 2 and prints one line
+``error: <file>: <what is wrong>`` on stderr; ``--debug`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from bitnet_studio import __version__
+from bitnet_studio.errors import StudioError
+
+# (command name, module in bitnet_studio.commands, one-line help)
+COMMANDS: list[tuple[str, str, str]] = [
+    ("selftest", "selftest", "check every kernel path against the scalar reference"),
+    ("bench", "bench", "benchmarks: kernels, end-to-end decode"),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bitnet-studio",
+        description="Run vanilla and ternary (BitNet b1.58) LLMs side by side.",
+    )
+    parser.add_argument("--version", action="version", version=f"bitnet-studio {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module, help_text in COMMANDS:
+        mod = importlib.import_module(f"bitnet_studio.commands.{module}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks on errors",
+        )
+        mod.add_arguments(p)
+        p.set_defaults(run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args) or 0)
+    except StudioError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(e.one_line(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: bitnet-studio: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

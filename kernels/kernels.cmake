@@ -1,0 +1,42 @@
+# The kernel library: a portable core plus one translation unit per SIMD path,
+# each compiled with only its own ISA flags so that run-time dispatch is safe.
+set(BITNET_KERNEL_DIR ${CMAKE_CURRENT_LIST_DIR})
+add_library(bitnet_kernels STATIC
+  ${BITNET_KERNEL_DIR}/cpu_features.cpp
+  ${BITNET_KERNEL_DIR}/thread_pool.cpp
+  ${BITNET_KERNEL_DIR}/dispatch.cpp
+  ${BITNET_KERNEL_DIR}/pack.cpp
+  ${BITNET_KERNEL_DIR}/path_scalar.cpp)
+target_include_directories(bitnet_kernels PUBLIC ${BITNET_KERNEL_DIR})
+find_package(Threads REQUIRED)
+target_link_libraries(bitnet_kernels PUBLIC Threads::Threads)
+if(NOT MSVC)
+  target_compile_options(bitnet_kernels PRIVATE -O3 -fno-math-errno -Wall -Wextra)
+endif()
+
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
+  if(EXISTS ${BITNET_KERNEL_DIR}/path_avx2.cpp)
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx2.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/path_avx2.cpp PROPERTIES
+      COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+    target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_AVX2=1)
+  endif()
+  if(EXISTS ${BITNET_KERNEL_DIR}/path_avx512.cpp)
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx512.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/path_avx512.cpp PROPERTIES
+      COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni")
+    target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_AVX512=1)
+  endif()
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64|ARM64")
+  if(EXISTS ${BITNET_KERNEL_DIR}/path_neon.cpp)
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_neon.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/path_neon.cpp PROPERTIES
+      COMPILE_OPTIONS "-march=armv8.2-a+dotprod+fp16")
+    target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_NEON=1)
+  endif()
+endif()
+
+if(BITNET_SANITIZE)
+  target_compile_options(bitnet_kernels PUBLIC -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(bitnet_kernels PUBLIC -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,129 @@
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace bitnet {
+namespace {
+
+// Workers spin for a short while after a job before parking on the condition
+// variable: decode issues a few hundred calls per token, and a futex wake per
+// call would cost more than a small GEMV itself.
+constexpr int kSpinIterations = 20000;
+
+class Pool {
+ public:
+  explicit Pool(int n) { resize(n); }
+  ~Pool() { stop_all(); }
+
+  int threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void resize(int n) {
+    n = std::max(1, n);
+    if (n == threads()) return;
+    stop_all();
+    stop_ = false;
+    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+
+  void run(size_t n_tasks, const std::function<void(size_t)>& fn) {
+    if (n_tasks == 0) return;
+    if (workers_.empty() || n_tasks == 1 || in_job_) {
+      for (size_t t = 0; t < n_tasks; ++t) fn(t);
+      return;
+    }
+    std::lock_guard<std::mutex> run_lock(run_mutex_);  // one job at a time
+    in_job_ = true;
+    fn_ = &fn;
+    n_tasks_ = n_tasks;
+    next_.store(0, std::memory_order_relaxed);
+    active_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    drain();
+    while (active_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    fn_ = nullptr;
+    in_job_ = false;
+  }
+
+ private:
+  void drain() {
+    for (;;) {
+      size_t t = next_.fetch_add(1, std::memory_order_relaxed);
+      if (t >= n_tasks_) break;
+      (*fn_)(t);
+    }
+  }
+
+  void worker_loop() {
+    in_job_ = true;  // work submitted from inside a task runs inline
+    uint64_t seen = generation_.load(std::memory_order_acquire);
+    for (;;) {
+      int spins = 0;
+      while (generation_.load(std::memory_order_acquire) == seen && !stop_.load()) {
+        if (++spins > kSpinIterations) {
+          std::unique_lock<std::mutex> lock(mutex_);
+          cv_.wait(lock, [&] { return generation_.load() != seen || stop_.load(); });
+          break;
+        }
+      }
+      if (stop_.load()) return;
+      seen = generation_.load(std::memory_order_acquire);
+      drain();
+      active_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  void stop_all() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_, run_mutex_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<size_t> next_{0};
+  std::atomic<int> active_{0};
+  size_t n_tasks_ = 0;
+  const std::function<void(size_t)>* fn_ = nullptr;
+  static thread_local bool in_job_;
+};
+
+thread_local bool Pool::in_job_ = false;
+
+int default_threads() {
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+std::mutex g_pool_mutex;
+std::unique_ptr<Pool> g_pool;
+
+Pool& pool() {
+  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  if (!g_pool) g_pool = std::make_unique<Pool>(default_threads());
+  return *g_pool;
+}
+
+}  // namespace
+
+void parallel_for(size_t n_tasks, const std::function<void(size_t)>& fn) { pool().run(n_tasks, fn); }
+int pool_threads() { return pool().threads(); }
+void pool_resize(int n) { pool().resize(n); }
+
+}  // namespace bitnet
