@@ -9,6 +9,7 @@
 
 #include <stdexcept>
 
+#include "bindings.h"
 #include "kernels.h"
 
 namespace nb = nanobind;
@@ -45,6 +46,8 @@ bitnet::TernaryMatrix matrix(const std::string& layout, const Arr<const uint8_t,
 
 NB_MODULE(_kernels, m) {
   m.doc() = "BitNet Studio compiled ternary / fp16 kernels";
+  bind_bandwidth(m);
+  bind_runtime(m);
 
   m.def("cpu_features", [] {
     const auto& f = bitnet::cpu_features();

@@ -1,0 +1,1 @@
+"""Backends, generation, sampling and metrics. Never imports Qt."""

@@ -1,0 +1,1 @@
+"""Model configuration, weights container, tokenizer and chat template."""

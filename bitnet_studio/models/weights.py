@@ -1,0 +1,86 @@
+"""The in-memory model every format reader produces and every backend consumes.
+
+Tensor names are canonical (Hugging Face Llama style, without the ``model.`` prefix):
+``embed_tokens``, ``norm``, ``lm_head`` (absent when tied), and per layer ``layers.{i}.``
+``input_layernorm``, ``self_attn.{q,k,v,o}_proj``, ``self_attn.{q,k,v}_bias`` (optional),
+``post_attention_layernorm``, ``mlp.{gate,up,down}_proj``, and for bitnet-b1.58
+``attn_sub_norm`` and ``ffn_sub_norm``. Linear weights are (out_features, in_features).
+Q/K projections are in the Hugging Face rotate-half RoPE convention (GGUF readers undo
+llama.cpp's permutation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bitnet_studio.models.config import ModelConfig
+
+
+@dataclass
+class TernaryTensor:
+    """A ternary linear weight: W = codes * scale (scale per tensor (1,) or per row (out,))."""
+
+    codes: np.ndarray  # int8 (out, in), values in {-1, 0, 1}
+    scale: np.ndarray  # float32 (1,) or (out,)
+    source_type: str = "ternary"  # e.g. "TQ2_0", "I2_S", "hf-packed", "ptq-absmean"
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.codes.shape[0]), int(self.codes.shape[1]))
+
+    def dequantize(self) -> np.ndarray:
+        s = self.scale.reshape(-1, 1) if self.scale.size > 1 else self.scale.reshape(())
+        return self.codes.astype(np.float32) * s
+
+
+Tensor = np.ndarray | TernaryTensor
+
+
+@dataclass
+class TokenizerSpec:
+    """Enough to build a ``tokenizers.Tokenizer`` and render prompts."""
+
+    tokenizer_json: str | None = None  # a serialized tokenizers.Tokenizer
+    gguf_vocab: dict[str, Any] | None = None  # tokenizer.ggml.* metadata when built from GGUF
+    chat_template: str | None = None
+    bos_token_id: int | None = None
+    eos_token_ids: list[int] = field(default_factory=list)
+    add_bos: bool = False
+    special_tokens: dict[str, str] = field(default_factory=dict)  # role -> text (bos, eos, ...)
+
+
+@dataclass
+class ModelWeights:
+    config: ModelConfig
+    tensors: dict[str, Tensor]
+    tokenizer: TokenizerSpec
+    source: Path | None = None
+    format: str = "memory"  # "gguf", "hf-safetensors", "memory", ...
+    tensor_types: dict[str, str] = field(
+        default_factory=dict
+    )  # name -> stored type (F16, Q4_1, ...)
+
+    def linear_names(self) -> list[str]:
+        return [n for n, t in self.tensors.items() if n.endswith("_proj") or n == "lm_head"]
+
+    def nbytes_by_kind(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name, t in self.tensors.items():
+            kind = (
+                "embeddings"
+                if name == "embed_tokens"
+                else "head"
+                if name == "lm_head"
+                else "attention"
+                if ".self_attn." in name
+                else "mlp"
+                if ".mlp." in name
+                else "norms"
+            )
+            n = t.codes.nbytes // 4 + t.scale.nbytes if isinstance(t, TernaryTensor) else t.nbytes
+            out[kind] = out.get(kind, 0) + int(n)
+        return out

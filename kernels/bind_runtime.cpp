@@ -1,0 +1,3 @@
+#include "bindings.h"
+
+void bind_runtime(nanobind::module_& m) { (void)m; }

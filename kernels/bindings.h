@@ -1,0 +1,6 @@
+// Extra nanobind bindings, one file per concern, all registered by module.cpp.
+#pragma once
+#include <nanobind/nanobind.h>
+
+void bind_bandwidth(nanobind::module_& m);  // bind_bandwidth.cpp: memory read bandwidth probe
+void bind_runtime(nanobind::module_& m);    // bind_runtime.cpp: the native decode runtime
