@@ -16,7 +16,11 @@ class Session(Protocol):
     config: ModelConfig
 
     def prefill(self, tokens: Sequence[int]) -> np.ndarray:
-        """Appends tokens to the context; returns float32 logits (len(tokens), vocab)."""
+        """Appends tokens to the context; returns float32 logits (len(tokens), vocab).
+
+        A backend that computes no logits but the last (llama.cpp) returns shape (1, vocab):
+        callers that only need the next token use ``logits[-1]``.
+        """
         ...
 
     def decode(self, token: int) -> np.ndarray:
