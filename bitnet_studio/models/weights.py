@@ -4,7 +4,8 @@ Tensor names are canonical (Hugging Face Llama style, without the ``model.`` pre
 ``embed_tokens``, ``norm``, ``lm_head`` (absent when tied), and per layer ``layers.{i}.``
 ``input_layernorm``, ``self_attn.{q,k,v,o}_proj``, ``self_attn.{q,k,v}_bias`` (optional),
 ``post_attention_layernorm``, ``mlp.{gate,up,down}_proj``, and for bitnet-b1.58
-``attn_sub_norm`` and ``ffn_sub_norm``. Linear weights are (out_features, in_features).
+``self_attn.attn_sub_norm`` and ``mlp.ffn_sub_norm`` (their Hugging Face places).
+Linear weights are (out_features, in_features).
 Q/K projections are in the Hugging Face rotate-half RoPE convention (GGUF readers undo
 llama.cpp's permutation).
 """
@@ -63,6 +64,7 @@ class ModelWeights:
     tensor_types: dict[str, str] = field(
         default_factory=dict
     )  # name -> stored type (F16, Q4_1, ...)
+    notes: list[str] = field(default_factory=list)  # what a reader converted, assumed or skipped
 
     def linear_names(self) -> list[str]:
         return [n for n, t in self.tensors.items() if n.endswith("_proj") or n == "lm_head"]
@@ -75,6 +77,8 @@ class ModelWeights:
                 if name == "embed_tokens"
                 else "head"
                 if name == "lm_head"
+                else "norms"
+                if name.endswith("norm")
                 else "attention"
                 if ".self_attn." in name
                 else "mlp"
