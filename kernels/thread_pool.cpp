@@ -24,6 +24,8 @@ class Pool {
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
 
   void resize(int n) {
+    // Waits for a running job: resizing under a job would join workers mid-task.
+    std::lock_guard<std::mutex> run_lock(run_mutex_);
     n = std::max(1, n);
     if (n == threads()) return;
     stop_all();
