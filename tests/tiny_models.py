@@ -82,7 +82,8 @@ def make_model(arch: str = "llama", seed: int = 0, tie: bool = False) -> ModelWe
     tensors = {}
     for name, shape in expected_shapes(cfg).items():
         if len(shape) == 1:
-            tensors[name] = (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
+            # k/64 steps: exact in fp16 and bf16 alike
+            tensors[name] = (1.0 + rng.integers(-8, 9, size=shape) / 64).astype(np.float32)
         elif bitnet and name.endswith("_proj"):
             codes = rng.integers(-1, 2, size=shape).astype(np.int8)
             scale = np.array([2.0 ** -int(rng.integers(3, 8))], np.float32)
@@ -146,7 +147,7 @@ def _write_folder(folder: Path, cfg: dict, arrays: dict, model: ModelWeights, bf
         chunk = {n: arrays[n] for n in part}
         if bf16:
             save_torch(
-                {n: torch.from_numpy(np.ascontiguousarray(a)) for n, a in chunk.items()},
+                {n: _torch(a) for n, a in chunk.items()},
                 str(folder / fname),
             )
         else:
@@ -155,6 +156,11 @@ def _write_folder(folder: Path, cfg: dict, arrays: dict, model: ModelWeights, bf
     index = {"metadata": {}, "weight_map": weight_map}
     (folder / "model.safetensors.index.json").write_text(json.dumps(index))
     return folder
+
+
+def _torch(a: np.ndarray | torch.Tensor) -> torch.Tensor:
+    t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
+    return t.contiguous()
 
 
 def _hf_name(name: str, style: str) -> str:

@@ -119,7 +119,9 @@ def open_gguf(path: Path) -> GGUFFile:
         raise StudioError(path, f"GGUF version {version} is not supported (2 or 3)")
     n_tensors, n_kv = cur.scalar(10, "tensor count"), cur.scalar(10, "metadata count")
     if n_tensors > data.size // 24 or n_kv > data.size // 12:
-        raise StudioError(path, f"corrupt GGUF header: {n_tensors} tensors, {n_kv} keys")
+        raise StudioError(
+            path, f"truncated or corrupt GGUF header: {n_tensors} tensors, {n_kv} keys"
+        )
     f = GGUFFile(path=path, data=data, version=version)
     for _ in range(n_kv):
         key = cur.string("metadata key")
