@@ -119,7 +119,7 @@ def test_metadata_keys_llama_cpp_reads(tmp_path: Path) -> None:
     ):
         assert f"llama.{key}" in meta, key
     assert meta["general.file_type"] == 1 and meta["general.architecture"] == "llama"
-    assert meta["tokenizer.ggml.pre"] == "gpt2"
+    assert meta["tokenizer.ggml.pre"] == "gpt-2"  # llama.cpp spells it so
     # the gguf package's own reader agrees with our parser
     r = gguf.GGUFReader(tmp_path / "k.gguf")
     assert r.fields["llama.block_count"].contents() == 2
@@ -212,3 +212,26 @@ def test_tq_with_varying_block_scales_falls_back_to_f16(tmp_path: Path) -> None:
     assert isinstance(got, np.ndarray) and got.dtype == np.float16
     assert any("per-block scales, dequantized" in n for n in w.notes)
     assert isinstance(w.tensors["layers.0.mlp.up_proj"], TernaryTensor)
+
+
+def test_llama_cpp_loads_what_we_write(tmp_path: Path) -> None:
+    """The metadata check that matters: llama.cpp itself loads, tokenizes and runs our files."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from tokenizers import Tokenizer
+
+    m = make_model("llama")
+    write_gguf(m, tmp_path / "l.gguf", "f16")
+    lm = llama_cpp.Llama(model_path=str(tmp_path / "l.gguf"), verbose=False, n_ctx=32)
+    text = b"the quick brown fox"
+    ids = Tokenizer.from_str(m.tokenizer.tokenizer_json).encode(text.decode()).ids
+    assert lm.tokenize(text) == [0, *ids]  # add_bos honoured, same BPE
+    b = make_model("bitnet-b1.58", tie=True)
+    b.config.hidden_act = "silu"  # upstream's bitnet graph
+    logits = []
+    for dtype in ("tq2_0", "tq1_0"):
+        write_gguf(b, tmp_path / f"{dtype}.gguf", dtype)
+        bm = llama_cpp.Llama(model_path=str(tmp_path / f"{dtype}.gguf"), verbose=False, n_ctx=32)
+        toks = bm.tokenize(text)
+        bm.eval(toks)
+        logits.append(np.array(bm.scores[len(toks) - 1]))
+    assert np.all(np.isfinite(logits[0])) and np.allclose(logits[0], logits[1])

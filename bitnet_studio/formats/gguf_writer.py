@@ -60,7 +60,9 @@ def write_gguf(model: ModelWeights, path: str | Path, dtype: WriteType = "f16") 
     if arch == "bitnet-b1.58":
         report.notes.append("squared-ReLU bitnet: upstream llama.cpp cannot run this arch")
     if arch == "bitnet" and not cfg.tie_word_embeddings:
-        report.notes.append("upstream llama.cpp's bitnet graph ties the head to token_embd")
+        report.notes.append(
+            "untied head: upstream llama.cpp's bitnet arch has no output.weight, refuses it"
+        )
     w = gguf.GGUFWriter(str(path), arch)
     _write_config(w, model, arch, dtype)
     _write_tokenizer(w, model.tokenizer, cfg.vocab_size, report)
@@ -198,7 +200,7 @@ def _write_hf_vocab(w: gguf.GGUFWriter, tokenizer_json: str, vocab_size: int, re
     pre = json.dumps(spec.get("pre_tokenizer"))
     w.add_tokenizer_model("gpt2")
     # llama.cpp picks its pre-tokenizer regex by name; Llama-3's Split pattern starts (?i:'s
-    w.add_tokenizer_pre("llama-bpe" if "(?i:'s|'t|'re" in pre else "gpt2")
+    w.add_tokenizer_pre("llama-bpe" if "(?i:'s|'t|'re" in pre else "gpt-2")
     w.add_token_list(tokens)
     w.add_token_types(types)
     w.add_token_merges(merges)
