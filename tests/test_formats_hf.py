@@ -86,8 +86,8 @@ def test_latent_bitnet_is_ternarized_at_load(tmp_path: Path, style: str) -> None
     assert np.array_equal(got.codes, src.codes)  # absmean of codes*s recovers the codes
     expect = np.mean(np.abs(src.dequantize()))
     assert got.scale[0] == pytest.approx(expect, rel=1e-6)
-    assert "layers.0.self_attn.attn_sub_norm" in w.tensors  # 1bitLLM inner_attn_ln mapped
-    assert "layers.0.mlp.ffn_sub_norm" in w.tensors
+    assert "layers.0.attn_sub_norm" in w.tensors  # 1bitLLM inner_attn_ln mapped
+    assert "layers.0.ffn_sub_norm" in w.tensors
     assert any("ternarized at load" in n for n in w.notes)
 
 

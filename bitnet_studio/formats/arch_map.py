@@ -1,8 +1,9 @@
 """Names, architectures and layouts shared by every reader and writer.
 
 Canonical tensor names are Hugging Face Llama style without ``model.`` and ``.weight``
-(see ``bitnet_studio.models.weights``). The BitNet sub-norms keep their Hugging Face
-places: ``layers.{i}.self_attn.attn_sub_norm`` and ``layers.{i}.mlp.ffn_sub_norm``.
+(see ``bitnet_studio.models.weights``). The BitNet sub-norms are layer-level:
+``layers.{i}.attn_sub_norm`` and ``layers.{i}.ffn_sub_norm`` (Hugging Face's
+``self_attn.attn_sub_norm`` / ``mlp.ffn_sub_norm`` are mapped to them).
 
 Facts, with where they were checked:
 - llama.cpp's ``convert_hf_to_gguf.py`` ``LlamaModel.permute`` stores the Q and K rows of
@@ -47,8 +48,8 @@ LINEARS = (
     "mlp.up_proj",
     "mlp.down_proj",
 )
-ATTN_SUB_NORM = "self_attn.attn_sub_norm"
-FFN_SUB_NORM = "mlp.ffn_sub_norm"
+ATTN_SUB_NORM = "attn_sub_norm"
+FFN_SUB_NORM = "ffn_sub_norm"
 
 _GGUF_BLOCK = {
     "attn_norm": "input_layernorm",
@@ -69,8 +70,10 @@ _CANON_TOP = {v: k for k, v in _GGUF_TOP.items()}
 _BLK = re.compile(r"blk\.(\d+)\.(\w+)\.(weight|bias|scale)$")
 _LAYER = re.compile(r"layers\.(\d+)\.(.+)$")
 
-# Hugging Face names that differ from ours (1bitLLM's sub-norms).
+# Hugging Face names that differ from ours (2B4T's and 1bitLLM's sub-norms).
 _HF_ALIASES = {
+    "self_attn.attn_sub_norm": ATTN_SUB_NORM,
+    "mlp.ffn_sub_norm": FFN_SUB_NORM,
     "self_attn.inner_attn_ln": ATTN_SUB_NORM,
     "mlp.ffn_layernorm": FFN_SUB_NORM,
 }

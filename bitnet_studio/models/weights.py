@@ -4,7 +4,8 @@ Tensor names are canonical (Hugging Face Llama style, without the ``model.`` pre
 ``embed_tokens``, ``norm``, ``lm_head`` (absent when tied), and per layer ``layers.{i}.``
 ``input_layernorm``, ``self_attn.{q,k,v,o}_proj``, ``self_attn.{q,k,v}_bias`` (optional),
 ``post_attention_layernorm``, ``mlp.{gate,up,down}_proj``, and for bitnet-b1.58
-``self_attn.attn_sub_norm`` and ``mlp.ffn_sub_norm`` (their Hugging Face places).
+``attn_sub_norm`` and ``ffn_sub_norm`` (layer level; Hugging Face keeps them under
+``self_attn.`` and ``mlp.``, and readers map them here).
 Linear weights are (out_features, in_features).
 Q/K projections are in the Hugging Face rotate-half RoPE convention (GGUF readers undo
 llama.cpp's permutation).
