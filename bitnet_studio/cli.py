@@ -17,6 +17,7 @@ from bitnet_studio.errors import StudioError
 # (command name, module in bitnet_studio.commands, one-line help)
 COMMANDS: list[tuple[str, str, str]] = [
     ("selftest", "selftest", "check every kernel path against the scalar reference"),
+    ("generate", "generate", "stream one answer from a model, then one line of metrics"),
     ("bench", "bench", "benchmarks: kernels, end-to-end decode"),
 ]
 
