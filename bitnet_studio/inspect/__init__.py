@@ -1,0 +1,1 @@
+"""Weight statistics and model summaries (no Qt): for Inspect and ``bitnet-studio inspect``."""
