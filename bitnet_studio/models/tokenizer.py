@@ -151,7 +151,6 @@ def spec_from_gguf_metadata(meta: Mapping[str, Any]) -> TokenizerSpec:
     """A TokenizerSpec from GGUF key/values (``tokenizer.ggml.*``, ``tokenizer.chat_template``)."""
     vocab = {k: v for k, v in meta.items() if k.startswith("tokenizer.ggml.")}
     tokens = list(vocab.get("tokenizer.ggml.tokens", []))
-    types = list(vocab.get("tokenizer.ggml.token_type", []))
     model = vocab.get("tokenizer.ggml.model", "gpt2")
     bos = vocab.get("tokenizer.ggml.bos_token_id")
     eos_ids: list[int] = []
@@ -159,11 +158,6 @@ def spec_from_gguf_metadata(meta: Mapping[str, Any]) -> TokenizerSpec:
         i = vocab.get(f"tokenizer.ggml.{key}")
         if i is not None and int(i) not in eos_ids:
             eos_ids.append(int(i))
-    index = {t: i for i, t in enumerate(tokens)}
-    for text in END_OF_GENERATION_TEXTS:
-        i = index.get(text)
-        if i is not None and (not types or types[i] == CONTROL) and i not in eos_ids:
-            eos_ids.append(i)
     specials = {}
     for role in ("bos", "eos", "unknown", "padding"):
         i = vocab.get(f"tokenizer.ggml.{role}_token_id")
@@ -186,7 +180,14 @@ class Tokenizer:
         self.hf = tok
         self.spec = spec
         self.bos_id = spec.bos_token_id
-        self.eos_ids = list(spec.eos_token_ids)
+        # The model's EOS/EOT ids, plus well-known end-of-turn control tokens of its vocab
+        # (llama.cpp does the same: SmolLM2 names <|im_end|> but also ends at <|endoftext|>).
+        self.eos_ids = list(dict.fromkeys(spec.eos_token_ids))
+        specials = {i for i, t in tok.get_added_tokens_decoder().items() if t.special}
+        for text in END_OF_GENERATION_TEXTS:
+            i = tok.token_to_id(text)
+            if i is not None and i in specials and i not in self.eos_ids:
+                self.eos_ids.append(i)
         self.add_bos = spec.add_bos
         self.chat_template = spec.chat_template
 
