@@ -1,0 +1,247 @@
+"""The native backend: the whole forward pass in C++ (kernels/runtime*.cpp), one call per token.
+
+Weights are handed to C++ in its own layout and used in place: fp16 arrays (a memory-mapped
+fp16 file included) are not copied, float32 tensors are converted to fp16 once, ternary
+tensors are packed to the I2 layout once. The KV cache is float32 so that ternary models
+match the float32 reference to rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from bitnet_studio import _kernels as _k
+from bitnet_studio import kernels
+from bitnet_studio.models.config import ModelConfig
+from bitnet_studio.models.weights import ModelWeights, TernaryTensor
+from bitnet_studio.quant.absmean import ternarize
+
+FloatKind = Literal["f16", "f32"]
+HeadKind = Literal["f16", "f32", "i8"]
+
+Aborted = _k.Aborted  # raised by prefill/decode after NativeSession.abort()
+
+_LINEARS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")
+_MLP = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+_VECTORS = (
+    "input_layernorm",
+    "post_attention_layernorm",
+    "attn_sub_norm",
+    "ffn_sub_norm",
+    "self_attn.q_bias",
+    "self_attn.k_bias",
+    "self_attn.v_bias",
+)
+
+
+def rope_inv_freq(config: ModelConfig) -> np.ndarray:
+    """RoPE inverse frequencies in float32, with Llama-3 scaling when the config asks for it.
+
+    Computed the way Hugging Face does (float32 throughout) so that angles match the reference.
+    """
+    dim = config.head_dim
+    exponents = np.arange(0, dim, 2, dtype=np.int64).astype(np.float32) / np.float32(dim)
+    # theta ** e correctly rounded to float32 (float64 pow), then a float32 reciprocal: this
+    # reproduces torch's float32 pow bit for bit where numpy's float32 pow is off by an ulp.
+    power = np.power(np.float64(config.rope_theta), exponents.astype(np.float64)).astype(np.float32)
+    inv = (np.float32(1.0) / power).astype(np.float32)
+    rs = config.rope_scaling
+    if not rs or rs.get("rope_type", rs.get("type")) != "llama3":
+        return inv
+    factor = float(rs["factor"])
+    low, high = float(rs["low_freq_factor"]), float(rs["high_freq_factor"])
+    old_ctx = float(rs["original_max_position_embeddings"])
+    low_wavelen, high_wavelen = old_ctx / low, old_ctx / high
+    wavelen = np.float32(2 * math.pi) / inv
+    scaled = np.where(wavelen > low_wavelen, inv / np.float32(factor), inv).astype(np.float32)
+    smooth = ((old_ctx / wavelen - low) / (high - low)).astype(np.float32)
+    smoothed = (1 - smooth) * scaled / np.float32(factor) + smooth * scaled
+    medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen)
+    return np.where(medium, smoothed, scaled).astype(np.float32)
+
+
+def _float_matrix(t: Any, kind: FloatKind) -> tuple[str, np.ndarray, None, int]:
+    a = t.dequantize() if isinstance(t, TernaryTensor) else t
+    if kind == "f16":
+        # No copy when the tensor already is contiguous fp16 (e.g. a memory-mapped file).
+        arr = np.ascontiguousarray(a, dtype=np.float16).view(np.uint16)
+    else:
+        arr = np.ascontiguousarray(a, dtype=np.float32)
+    return kind, arr, None, int(arr.shape[1])
+
+
+def _int8_matrix(t: Any) -> tuple[str, np.ndarray, np.ndarray, int]:
+    """Per-row absmax int8 (like a Q8_0 head, one scale per row)."""
+    w = t.dequantize() if isinstance(t, TernaryTensor) else np.asarray(t, dtype=np.float32)
+    amax = np.max(np.abs(w), axis=1)
+    scale = (np.maximum(amax, np.float32(1e-12)) / np.float32(127)).astype(np.float32)
+    q = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
+    return "i8", q, scale, int(w.shape[1])
+
+
+def _ternary_matrix(t: TernaryTensor, layout: str) -> tuple[str, np.ndarray, np.ndarray, int]:
+    p = kernels.pack_ternary(np.ascontiguousarray(t.codes, dtype=np.int8), t.scale, layout)
+    return layout, p.data, p.scale, p.cols
+
+
+class NativeSession:
+    """A model loaded into the native runtime, with its own float32 KV cache."""
+
+    def __init__(self, config: ModelConfig, model: Any, threads: int) -> None:
+        self.config = config
+        self._model = model
+        self.threads = threads
+
+    def _live(self) -> Any:
+        if self._model is None:
+            raise RuntimeError("this native session is closed")
+        return self._model
+
+    def prefill(self, tokens: Sequence[int] | np.ndarray, *, all_logits: bool = True) -> np.ndarray:
+        """Appends tokens; returns float32 logits (len(tokens), vocab), or (1, vocab) for the
+        last token only when ``all_logits`` is False (much cheaper for long prompts)."""
+        tok = np.asarray(tokens)
+        if tok.ndim != 1 or tok.size == 0:
+            raise ValueError("prefill needs a non-empty 1-D sequence of token ids")
+        if not np.issubdtype(tok.dtype, np.integer):
+            raise ValueError(f"token ids must be integers, got {tok.dtype}")
+        vocab = self.config.vocab_size
+        if int(tok.min()) < 0 or int(tok.max()) >= vocab:
+            bad = int(tok.min()) if int(tok.min()) < 0 else int(tok.max())
+            raise ValueError(f"token id {bad} is outside the vocabulary (size {vocab})")
+        tok32 = np.ascontiguousarray(tok, dtype=np.int32)
+        out = np.empty((tok32.size if all_logits else 1, vocab), dtype=np.float32)
+        self._live().prefill(tok32, all_logits, out)
+        return out
+
+    def decode(self, token: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Appends one token; returns its float32 logits (vocab,), written into ``out`` if given."""
+        t = int(token)
+        if out is None:
+            out = np.empty(self.config.vocab_size, dtype=np.float32)
+        return self._live().decode(t, out)
+
+    def reset(self) -> None:
+        self._live().reset()
+
+    def truncate(self, n: int) -> None:
+        """Keeps the first n tokens of the context (n <= n_past)."""
+        self._live().truncate(int(n))
+
+    def abort(self) -> None:
+        """Stops a running prefill/decode (from another thread) at the next layer boundary;
+        the call raises :data:`Aborted` and the cache keeps every completed chunk."""
+        if self._model is not None:
+            self._model.abort()
+
+    @property
+    def n_past(self) -> int:
+        return int(self._live().n_past)
+
+    @property
+    def n_ctx(self) -> int:
+        return int(self._live().n_ctx)
+
+    def memory(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self._live().memory().items()}
+
+    def close(self) -> None:
+        self._model = None
+
+
+class NativeBackend:
+    """Loads a :class:`ModelWeights` into the C++ runtime.
+
+    ``weight_dtype``: storage of float linears, embeddings and head ("f16" or "f32");
+    ``head_dtype``: override for the output head ("i8" = int8 per row, activations int8 per
+    token); ``n_ctx``: KV cache capacity (default: min(max_position, 4096));
+    ``chunk``: prefill tokens per batched pass; ``layout``: ternary layout ("i2" or "b3").
+    """
+
+    name = "native"
+
+    def __init__(
+        self,
+        weight_dtype: FloatKind = "f16",
+        head_dtype: HeadKind | None = None,
+        n_ctx: int | None = None,
+        chunk: int = 64,
+        layout: str = "i2",
+    ) -> None:
+        if weight_dtype not in ("f16", "f32"):
+            raise ValueError(f"weight_dtype must be 'f16' or 'f32', got {weight_dtype!r}")
+        if head_dtype not in (None, "f16", "f32", "i8"):
+            raise ValueError(f"head_dtype must be 'f16', 'f32' or 'i8', got {head_dtype!r}")
+        if layout not in kernels.LAYOUTS:
+            raise ValueError(f"layout must be one of {kernels.LAYOUTS}, got {layout!r}")
+        if chunk < 1:
+            raise ValueError("chunk must be positive")
+        self.weight_dtype: FloatKind = weight_dtype
+        self.head_dtype: HeadKind = head_dtype or weight_dtype
+        self.n_ctx = n_ctx
+        self.chunk = chunk
+        self.layout = layout
+
+    def _linear(self, t: Any, ternary_arch: bool) -> tuple[str, np.ndarray, Any, int]:
+        if isinstance(t, TernaryTensor):
+            return _ternary_matrix(t, self.layout)
+        if ternary_arch:  # latent float weights of a b1.58 model: ternarize on load
+            codes, gamma = ternarize(np.asarray(t, dtype=np.float32))
+            tt = TernaryTensor(codes, np.array([gamma], np.float32), "absmean-on-load")
+            return _ternary_matrix(tt, self.layout)
+        return _float_matrix(t, self.weight_dtype)
+
+    def load(self, model: ModelWeights, threads: int | None = None) -> NativeSession:
+        cfg = model.config
+        cfg.validate()
+        if threads is not None:
+            kernels.set_threads(int(threads))
+        n_ctx = int(self.n_ctx or min(cfg.max_position, 4096))
+        if n_ctx < 1:
+            raise ValueError("n_ctx must be positive")
+        t = model.tensors
+        for name in ("embed_tokens", "norm"):
+            if name not in t:
+                raise ValueError(f"model has no '{name}' tensor")
+        w: dict[str, Any] = {}
+        w["embed_tokens"] = _float_matrix(t["embed_tokens"], self.weight_dtype)
+        head_src = None if cfg.tie_word_embeddings else t.get("lm_head")
+        if head_src is None and not cfg.tie_word_embeddings:
+            raise ValueError("model has no 'lm_head' and does not tie it to the embeddings")
+        if self.head_dtype == "i8":
+            w["lm_head"] = _int8_matrix(t["embed_tokens"] if head_src is None else head_src)
+        elif head_src is not None or self.head_dtype != self.weight_dtype:
+            src = t["embed_tokens"] if head_src is None else head_src
+            w["lm_head"] = _float_matrix(src, self.head_dtype)  # type: ignore[arg-type]
+        # else: tied, and the head shares the embedding array (no second copy)
+        w["norm"] = np.ascontiguousarray(t["norm"], dtype=np.float32).reshape(-1)
+        for i in range(cfg.n_layers):
+            p = f"layers.{i}."
+            for name in _LINEARS + _MLP:
+                if p + name not in t:
+                    raise ValueError(f"model has no '{p + name}' tensor")
+                w[p + name] = self._linear(t[p + name], cfg.is_ternary_arch)
+            for name in _VECTORS:
+                if p + name in t:
+                    w[p + name] = np.ascontiguousarray(t[p + name], dtype=np.float32).reshape(-1)
+        native_cfg = {
+            "arch": cfg.arch,
+            "hidden_act": cfg.hidden_act,
+            "vocab_size": cfg.vocab_size,
+            "hidden_size": cfg.hidden_size,
+            "intermediate_size": cfg.intermediate_size,
+            "n_layers": cfg.n_layers,
+            "n_heads": cfg.n_heads,
+            "n_kv_heads": cfg.n_kv_heads,
+            "head_dim": cfg.head_dim,
+            "rms_norm_eps": float(cfg.rms_norm_eps),
+            "n_ctx": n_ctx,
+            "chunk": int(self.chunk),
+            "inv_freq": rope_inv_freq(cfg),
+        }
+        native = _k.NativeModel(native_cfg, w)
+        return NativeSession(cfg, native, kernels.get_threads())

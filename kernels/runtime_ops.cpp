@@ -1,0 +1,257 @@
+// Building blocks of the runtime: grouped linears, attention, norms, RoPE, embeddings.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "runtime.h"
+#include "thread_pool.h"
+
+// The runtime is compiled for the baseline ISA so that it loads on any CPU; the few
+// loops of its own that matter (int8 head, attention dot products) get AVX2 /
+// AVX-512 clones chosen at load time by the dynamic linker (GNU ifunc).
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
+#define BITNET_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define BITNET_CLONES
+#endif
+
+namespace bitnet {
+
+size_t Weight::nbytes() const {
+  size_t n = 0;
+  switch (type) {
+    case WType::F32: n = rows * cols * 4; break;
+    case WType::F16: n = rows * cols * 2; break;
+    case WType::I8: n = rows * cols; break;
+    case WType::TERNARY: n = rows * row_bytes(layout, cols); break;
+  }
+  return n + n_scales * sizeof(float);
+}
+
+namespace {
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal half: renormalise into a normal float
+      exp = 113;
+      while (!(mant & 0x400u)) { mant <<= 1; --exp; }
+      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// Integer dot products of int8 rows with int8 activations (exact in int32).
+BITNET_CLONES void i8_rows(const int8_t* w, size_t cols, const int8_t* xq, size_t x_stride,
+                           size_t batch, size_t r0, size_t r1, float* y, size_t y_stride,
+                           const float* scale, const float* s_x) {
+  for (size_t r = r0; r < r1; ++r) {
+    const int8_t* row = w + r * cols;
+    for (size_t b = 0; b < batch; ++b) {
+      const int8_t* x = xq + b * x_stride;
+      int32_t acc = 0;
+      for (size_t c = 0; c < cols; ++c) acc += static_cast<int32_t>(row[c]) * x[c];
+      y[b * y_stride + r] = static_cast<float>(acc) * (scale[r] * (1.0f / s_x[b]));
+    }
+  }
+}
+
+// Rows per task: about four tasks per thread for balance, at least ~16 KiB of weights
+// per task so a small matrix is not drowned in scheduling, a multiple of 16 rows so
+// SIMD paths always get whole row groups.
+size_t rows_per_task(size_t rows, size_t bytes_per_row, size_t batch) {
+  const size_t t = static_cast<size_t>(get_threads());
+  const size_t work = std::max<size_t>(1, bytes_per_row * std::max<size_t>(batch, 1));
+  const size_t min_rows = std::max<size_t>(16, 16384 / work / 16 * 16);
+  size_t per = (rows + 4 * t - 1) / (4 * t);
+  per = std::max(per, min_rows);
+  return (per + 15) / 16 * 16;
+}
+
+size_t weight_row_bytes(const Weight& w) {
+  switch (w.type) {
+    case WType::F32: return w.cols * 4;
+    case WType::F16: return w.cols * 2;
+    case WType::I8: return w.cols;
+    case WType::TERNARY: return row_bytes(w.layout, w.cols);
+  }
+  return w.cols;
+}
+
+constexpr size_t kMaxJobs = 4;
+
+}  // namespace
+
+void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t batch,
+                 const LinearJob* jobs, size_t n_jobs, const LinearScratch& scratch) {
+  if (n_jobs == 0 || n_jobs > kMaxJobs || batch == 0) return;
+  // Quantize the shared input once for every integer job; the padding of the widest
+  // layout is zero-filled so each layout reads its own padded width.
+  bool need_q = false;
+  size_t padded = 0, cols = jobs[0].w->cols;
+  for (size_t j = 0; j < n_jobs; ++j) {
+    const Weight& w = *jobs[j].w;
+    if (w.type == WType::TERNARY) {
+      need_q = true;
+      padded = std::max(padded, padded_cols(w.layout, w.cols));
+    } else if (w.type == WType::I8) {
+      need_q = true;
+      padded = std::max(padded, w.cols);
+    }
+  }
+  if (need_q) {
+    for (size_t b = 0; b < batch; ++b)
+      scratch.s_x[b] = k->quantize_row(x + b * x_stride, cols, padded, scratch.xq + b * scratch.xq_stride);
+  }
+  size_t per[kMaxJobs], first[kMaxJobs + 1];
+  first[0] = 0;
+  for (size_t j = 0; j < n_jobs; ++j) {
+    const Weight& w = *jobs[j].w;
+    per[j] = rows_per_task(w.rows, weight_row_bytes(w), batch);
+    first[j + 1] = first[j] + (w.rows + per[j] - 1) / per[j];
+  }
+  parallel_for(first[n_jobs], [&](size_t task) {
+    size_t j = 0;
+    while (task >= first[j + 1]) ++j;
+    const LinearJob& job = jobs[j];
+    const Weight& w = *job.w;
+    const size_t r0 = (task - first[j]) * per[j], r1 = std::min(w.rows, r0 + per[j]);
+    switch (w.type) {
+      case WType::F16:
+        k->f16_matmul(static_cast<const uint16_t*>(w.data), w.cols, x, x_stride, batch, r0, r1,
+                      job.y + r0, job.y_stride);
+        break;
+      case WType::F32:
+        k->f32_matmul(static_cast<const float*>(w.data), w.cols, x, x_stride, batch, r0, r1,
+                      job.y + r0, job.y_stride);
+        break;
+      case WType::I8:
+        i8_rows(static_cast<const int8_t*>(w.data), w.cols, scratch.xq, scratch.xq_stride, batch, r0,
+                r1, job.y, job.y_stride, w.scale, scratch.s_x);
+        break;
+      case WType::TERNARY: {
+        // The int32 products land in the float output (same size) and are scaled in
+        // place while still in cache: no extra accumulator buffer.
+        const TernaryMatrix m{w.layout, static_cast<const uint8_t*>(w.data), w.rows, w.cols};
+        auto* acc = reinterpret_cast<int32_t*>(job.y + r0);
+        k->ternary_i32(m, scratch.xq, scratch.xq_stride, batch, r0, r1, acc, job.y_stride);
+        for (size_t b = 0; b < batch; ++b) {
+          const float inv_sx = 1.0f / scratch.s_x[b];
+          float* yb = job.y + b * job.y_stride;
+          for (size_t r = r0; r < r1; ++r) {
+            int32_t v;
+            std::memcpy(&v, yb + r, sizeof v);
+            const float ws = w.n_scales == 1 ? w.scale[0] : w.scale[r];
+            yb[r] = static_cast<float>(v) * (ws * inv_sx);
+          }
+        }
+        break;
+      }
+    }
+  });
+}
+
+namespace {
+
+BITNET_CLONES float dot(const float* a, const float* b, size_t n) {
+  // Eight independent partial sums: lets the compiler use one vector register
+  // without reassociating a single serial sum.
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+BITNET_CLONES void axpy(float a, const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+}  // namespace
+
+void attention(const RuntimeConfig& cfg, const float* q, const float* k_cache, const float* v_cache,
+               size_t n, size_t pos0, float* out, float* scores) {
+  const size_t hd = cfg.head_dim, group = cfg.n_heads / cfg.n_kv_heads;
+  const size_t qdim = cfg.n_heads * hd;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  parallel_for(cfg.n_heads, [&](size_t h) {
+    const size_t kvh = h / group;
+    const float* K = k_cache + kvh * cfg.n_ctx * hd;
+    const float* V = v_cache + kvh * cfg.n_ctx * hd;
+    float* sc = scores + h * cfg.n_ctx;
+    for (size_t t = 0; t < n; ++t) {
+      const size_t len = pos0 + t + 1;  // causal: this token sees itself and the past
+      const float* qv = q + t * qdim + h * hd;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (size_t j = 0; j < len; ++j) {
+        sc[j] = dot(qv, K + j * hd, hd) * scale;
+        mx = std::max(mx, sc[j]);
+      }
+      float sum = 0.0f;
+      for (size_t j = 0; j < len; ++j) {
+        sc[j] = std::exp(sc[j] - mx);
+        sum += sc[j];
+      }
+      float* o = out + t * qdim + h * hd;
+      std::fill(o, o + hd, 0.0f);
+      const float inv = 1.0f / sum;
+      for (size_t j = 0; j < len; ++j) axpy(sc[j] * inv, V + j * hd, o, hd);
+    }
+  });
+}
+
+void rms_norm(const float* x, const float* w, size_t n, float eps, float* out) {
+  double ss = 0.0;  // double: the mean square is then correctly rounded to float
+  for (size_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float ms = static_cast<float>(ss / static_cast<double>(n));
+  const float inv = 1.0f / std::sqrt(ms + eps);
+  for (size_t i = 0; i < n; ++i) out[i] = w[i] * (x[i] * inv);
+}
+
+void rope(float* x, size_t heads, size_t head_dim, const float* cos_t, const float* sin_t) {
+  const size_t half = head_dim / 2;
+  for (size_t h = 0; h < heads; ++h) {
+    float* v = x + h * head_dim;
+    for (size_t i = 0; i < half; ++i) {
+      const float x1 = v[i], x2 = v[i + half];
+      v[i] = x1 * cos_t[i] - x2 * sin_t[i];
+      v[i + half] = x2 * cos_t[i] + x1 * sin_t[i];
+    }
+  }
+}
+
+void embed_row(const Weight& e, size_t token, float* out) {
+  const size_t n = e.cols;
+  switch (e.type) {
+    case WType::F32:
+      std::memcpy(out, static_cast<const float*>(e.data) + token * n, n * sizeof(float));
+      break;
+    case WType::F16: {
+      const uint16_t* row = static_cast<const uint16_t*>(e.data) + token * n;
+      for (size_t i = 0; i < n; ++i) out[i] = half_to_float(row[i]);
+      break;
+    }
+    case WType::I8: {
+      const int8_t* row = static_cast<const int8_t*>(e.data) + token * n;
+      for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(row[i]) * e.scale[token];
+      break;
+    }
+    case WType::TERNARY:
+      break;  // rejected at construction
+  }
+}
+
+}  // namespace bitnet
