@@ -30,7 +30,10 @@ class Pool {
     if (n == threads()) return;
     stop_all();
     stop_ = false;
-    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this] { worker_loop(); });
+    // Workers start from the generation current now, not whenever their thread first runs:
+    // a job submitted before a new thread is scheduled must still count it in.
+    const uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this, gen] { worker_loop(gen); });
   }
 
   void run(size_t n_tasks, const std::function<void(size_t)>& fn) {
@@ -65,9 +68,8 @@ class Pool {
     }
   }
 
-  void worker_loop() {
+  void worker_loop(uint64_t seen) {
     in_job_ = true;  // work submitted from inside a task runs inline
-    uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       int spins = 0;
       while (generation_.load(std::memory_order_acquire) == seen && !stop_.load()) {
