@@ -32,13 +32,20 @@ def _as_array(a: Any, name: str) -> np.ndarray:
             raise KernelArgumentError(f"{name}: tensor is on {a.device}, kernels need CPU memory")
         if a.requires_grad:
             a = a.detach()
-        return a.numpy()  # shares memory with the tensor
+        try:
+            return a.numpy()  # shares memory with the tensor
+        except (TypeError, RuntimeError) as e:  # e.g. bfloat16, conjugate or sparse views
+            raise KernelArgumentError(
+                f"{name}: tensor cannot be viewed as a NumPy array: {e}"
+            ) from None
     raise KernelArgumentError(
         f"{name}: expected a NumPy array or a CPU torch tensor, got {type(a)!r}"
     )
 
 
-def _check(a: Any, name: str, dtype: np.dtype | type, ndim: int) -> np.ndarray:
+def _check(
+    a: Any, name: str, dtype: np.dtype | type, ndim: int, writeable: bool = False
+) -> np.ndarray:
     arr = _as_array(a, name)
     want = np.dtype(dtype)
     if arr.dtype != want:
@@ -51,7 +58,17 @@ def _check(a: Any, name: str, dtype: np.dtype | type, ndim: int) -> np.ndarray:
         raise KernelArgumentError(
             f"{name}: buffer address is not aligned to its {arr.dtype.itemsize}-byte element size"
         )
+    if writeable and not arr.flags.writeable:
+        raise KernelArgumentError(f"{name}: output array is read-only")
     return arr
+
+
+def _call(fn: Any, *args: Any) -> None:
+    """Calls a compiled kernel; its argument errors (std::invalid_argument) become ours."""
+    try:
+        fn(*args)
+    except ValueError as e:
+        raise KernelArgumentError(str(e)) from None
 
 
 def _layout(layout: str) -> str:
@@ -98,9 +115,9 @@ def info() -> dict[str, Any]:
 
 def set_threads(n: int) -> None:
     """Resize the persistent thread pool (the caller's thread counts as one)."""
-    if not isinstance(n, int) or n < 1:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise KernelArgumentError(f"threads must be a positive integer, got {n!r}")
-    _k.set_threads(n)
+    _call(_k.set_threads, n)
 
 
 def get_threads() -> int:
@@ -136,7 +153,7 @@ def pack_ternary(
     if w.size and (int(w.min()) < -1 or int(w.max()) > 1):
         raise KernelArgumentError("w_q: ternary weights must be in {-1, 0, 1}")
     out = np.empty((rows, _k.row_bytes(_layout(layout), cols)), dtype=np.uint8)
-    _k.pack_ternary(layout, w, out)
+    _call(_k.pack_ternary, layout, w, out)
     s = np.atleast_1d(np.asarray(scale, dtype=np.float32)).copy()
     if s.ndim != 1 or s.shape[0] not in (1, rows):
         raise KernelArgumentError(f"scale must have 1 or {rows} values, got shape {s.shape}")
@@ -145,7 +162,7 @@ def pack_ternary(
 
 def unpack_ternary(p: PackedTernary) -> np.ndarray:
     out = np.empty((p.rows, p.cols), dtype=np.int8)
-    _k.unpack_ternary(p.layout, p.data, out)
+    _call(_k.unpack_ternary, p.layout, p.data, out)
     return out
 
 
@@ -156,7 +173,7 @@ def quantize_activations(
     x2 = _check(x, "x", np.float32, 2)
     xq = np.empty((x2.shape[0], padded_cols(layout, x2.shape[1])), dtype=np.int8)
     s = np.empty(x2.shape[0], dtype=np.float32)
-    _k.quantize_rows(x2, xq, s, path)
+    _call(_k.quantize_rows, x2, xq, s, path)
     return xq, s
 
 
@@ -172,7 +189,7 @@ def _batched(x: Any, name: str, dtype: type, cols: int) -> tuple[np.ndarray, boo
 def _out(out: Any, shape: tuple[int, int], dtype: type) -> np.ndarray:
     if out is None:
         return np.empty(shape, dtype=dtype)
-    o = _check(out, "out", dtype, 2)
+    o = _check(out, "out", dtype, 2, writeable=True)
     if o.shape != shape:
         raise KernelArgumentError(f"out: expected shape {shape}, got {o.shape}")
     return o
@@ -186,7 +203,7 @@ def ternary_matmul_i32(p: PackedTernary, xq: Any, path: str = "") -> np.ndarray:
             f"xq: expected {padded_cols(p.layout, p.cols)} (padded) columns, got {x.shape[1]}"
         )
     out = np.empty((x.shape[0], p.rows), dtype=np.int32)
-    _k.ternary_matmul_i32(p.layout, p.data, p.cols, x, out, path)
+    _call(_k.ternary_matmul_i32, p.layout, p.data, p.cols, x, out, path)
     return out
 
 
@@ -194,7 +211,7 @@ def ternary_gemm(p: PackedTernary, x: Any, out: Any = None, path: str = "") -> n
     """y = W1.58A8 linear of float32 x (batch, cols) -> (batch, rows); x quantized per token."""
     x2, _ = _batched(x, "x", np.float32, p.cols)
     o = _out(out, (x2.shape[0], p.rows), np.float32)
-    _k.ternary_matmul_f32(p.layout, p.data, p.cols, x2, p.scale, o, path)
+    _call(_k.ternary_matmul_f32, p.layout, p.data, p.cols, x2, p.scale, o, path)
     return o
 
 
@@ -219,7 +236,7 @@ def f16_gemm(w: Any, x: Any, out: Any = None, path: str = "") -> np.ndarray:
         (x2.shape[0], w2.shape[0]),
         np.float32,
     )
-    _k.f16_matmul(w2, x2, o, path)
+    _call(_k.f16_matmul, w2, x2, o, path)
     return o[0] if vector else o
 
 
@@ -232,5 +249,5 @@ def f32_gemm(w: Any, x: Any, out: Any = None, path: str = "") -> np.ndarray:
         (x2.shape[0], w2.shape[0]),
         np.float32,
     )
-    _k.f32_matmul(w2, x2, o, path)
+    _call(_k.f32_matmul, w2, x2, o, path)
     return o[0] if vector else o

@@ -1,0 +1,511 @@
+"""The compiled kernels against the NumPy reference, once per SIMD path this CPU runs.
+
+Integer results must be exact, activation quantization bit-identical, float outputs within
+float32 rounding. Every test takes its path from the ``kernel_path`` fixture, so new paths
+(AVX2, AVX-512, NEON) are covered as they land. Sizes are kept small enough for the scalar
+path; a seeded RNG (no hypothesis) makes failures reproducible.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bitnet_studio import kernels
+from bitnet_studio.quant import kernel_layouts as kl
+from bitnet_studio.quant import quantize_activations, ternary_linear_reference
+
+LAYOUTS = kernels.LAYOUTS
+ROWS = (0, 1, 3, 17, 100)
+COLS = (1, 31, 127, 128, 129, 160, 161, 300, 576, 1000, 2560)
+BATCHES = (1, 2, 5, 64)
+U = 2.0**-24  # float32 unit roundoff
+
+
+def _rng(*key: object) -> np.random.Generator:
+    """A generator seeded from the test's parameters, so each case is reproducible."""
+    return np.random.default_rng([sum(map(ord, repr(k))) for k in key] or [0])
+
+
+def _ternary(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    return rng.integers(-1, 2, size=(rows, cols), dtype=np.int8)
+
+
+def _padded(xq: np.ndarray, layout: str, fill: int = 0) -> np.ndarray:
+    """Activations (batch, cols) padded to the layout's block multiple."""
+    out = np.full((xq.shape[0], kernels.padded_cols(layout, xq.shape[1])), fill, np.int8)
+    out[:, : xq.shape[1]] = xq
+    return out
+
+
+def _dots(w: np.ndarray, xq: np.ndarray) -> np.ndarray:
+    """Exact reference products (batch, rows) in int64."""
+    return xq[:, : w.shape[1]].astype(np.int64) @ w.astype(np.int64).T
+
+
+def _check_i32(w: np.ndarray, xq: np.ndarray, layout: str, path: str) -> None:
+    p = kernels.pack_ternary(w, 1.0, layout)
+    got = kernels.ternary_matmul_i32(p, _padded(xq, layout), path)
+    assert got.dtype == np.int32 and got.shape == (xq.shape[0], w.shape[0])
+    ref = _dots(w, xq)
+    if not np.array_equal(got, ref):
+        bad = np.argwhere(got != ref)[0]
+        pytest.fail(
+            f"{path}/{layout} rows={w.shape[0]} cols={w.shape[1]} batch={xq.shape[0]}: "
+            f"{np.count_nonzero(got != ref)} wrong, first at {tuple(bad)}: "
+            f"{got[tuple(bad)]} != {ref[tuple(bad)]}"
+        )
+
+
+@pytest.fixture
+def threads() -> Iterator[Callable[[int], None]]:
+    """Sets the kernel thread count; the original count is restored afterwards."""
+    before = kernels.get_threads()
+    yield kernels.set_threads
+    kernels.set_threads(before)
+
+
+# --- ternary int32 products -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("cols", COLS)
+def test_i32_random_shapes_exact(kernel_path: str, layout: str, cols: int) -> None:
+    rng = _rng(layout, cols)
+    for rows in ROWS:
+        w = _ternary(rng, rows, cols)
+        for batch in BATCHES:
+            xq = rng.integers(-128, 128, size=(batch, cols), dtype=np.int8)
+            _check_i32(w, xq, layout, kernel_path)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_i32_large_batch(kernel_path: str, layout: str) -> None:
+    rng = _rng("batch64", layout)
+    for rows, cols in ((100, 576), (33, 2560), (64, 1000)):
+        w = _ternary(rng, rows, cols)
+        xq = rng.integers(-128, 128, size=(64, cols), dtype=np.int8)
+        _check_i32(w, xq, layout, kernel_path)
+
+
+def _weight_patterns(rows: int, cols: int) -> dict[str, np.ndarray]:
+    alt = np.where(np.arange(cols) % 2 == 0, 1, -1).astype(np.int8)
+    return {
+        "zeros": np.zeros((rows, cols), np.int8),
+        "plus": np.ones((rows, cols), np.int8),
+        "minus": -np.ones((rows, cols), np.int8),
+        "alternating": np.broadcast_to(alt, (rows, cols)).copy(),
+        "rows_mixed": np.repeat(np.array([[1], [-1], [0]], np.int8), rows, 0)[:rows].repeat(
+            cols, 1
+        ),
+    }
+
+
+def _activation_patterns(batch: int, cols: int) -> dict[str, np.ndarray]:
+    alt = np.where(np.arange(cols) % 2 == 0, 127, -128).astype(np.int8)
+    return {
+        "max": np.full((batch, cols), 127, np.int8),
+        "min": np.full((batch, cols), -128, np.int8),
+        "alternating": np.broadcast_to(alt, (batch, cols)).copy(),
+        "zeros": np.zeros((batch, cols), np.int8),
+    }
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("cols", (1, 129, 161, 2560, 16384))
+def test_i32_extreme_values(kernel_path: str, layout: str, cols: int) -> None:
+    """All-zero / all-±1 weights against saturating activations: catches int16 overflow."""
+    rows = 3 if cols > 4096 else 17
+    for w in _weight_patterns(rows, cols).values():
+        for xq in _activation_patterns(2, cols).values():
+            _check_i32(w, xq, layout, kernel_path)
+    # The largest possible magnitude: every product is +128 (or -128 * 1).
+    w = -np.ones((rows, cols), np.int8)
+    xq = np.full((1, cols), -128, np.int8)
+    _check_i32(w, xq, layout, kernel_path)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_i32_padding_and_alignment(kernel_path: str, layout: str) -> None:
+    """Garbage in the padding columns is ignored; odd buffer addresses are fine (no aligned
+    loads), for both the activations and the packed weights."""
+    rng = _rng("align", layout)
+    for rows, cols in ((17, 129), (40, 300), (5, 1000)):
+        w = _ternary(rng, rows, cols)
+        xq = rng.integers(-128, 128, size=(3, cols), dtype=np.int8)
+        p = kernels.pack_ternary(w, 1.0, layout)
+        ref = _dots(w, xq)
+        garbage = _padded(xq, layout, fill=-128)
+        np.testing.assert_array_equal(kernels.ternary_matmul_i32(p, garbage, kernel_path), ref)
+        for off in (1, 3, 7):
+            xbuf = np.zeros(garbage.size + off, np.uint8)
+            xv = xbuf[off:].view(np.int8).reshape(garbage.shape)
+            xv[:] = _padded(xq, layout)
+            wbuf = np.zeros(p.data.size + off, np.uint8)
+            wv = wbuf[off:].reshape(p.data.shape)
+            wv[:] = p.data
+            pm = dataclasses.replace(p, data=wv)
+            np.testing.assert_array_equal(kernels.ternary_matmul_i32(pm, xv, kernel_path), ref)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_i32_degenerate_shapes(kernel_path: str, layout: str) -> None:
+    w = _ternary(_rng("deg"), 5, 40)
+    p = kernels.pack_ternary(w, 1.0, layout)
+    empty = np.zeros((0, kernels.padded_cols(layout, 40)), np.int8)
+    assert kernels.ternary_matmul_i32(p, empty, kernel_path).shape == (0, 5)
+    y = kernels.ternary_gemm(p, np.zeros((0, 40), np.float32), path=kernel_path)
+    assert y.shape == (0, 5)
+    p0 = kernels.pack_ternary(np.zeros((0, 40), np.int8), 1.0, layout)
+    assert kernels.ternary_gemm(p0, np.ones((2, 40), np.float32), path=kernel_path).shape == (2, 0)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_threads_give_identical_results(kernel_path: str, layout: str, threads: Any) -> None:
+    rng = _rng("threads", layout)
+    # Enough work per call that the drivers split the rows into several tasks.
+    w = _ternary(rng, 100, 2560)
+    xq = rng.integers(-128, 128, size=(4, 2560), dtype=np.int8)
+    x = rng.standard_normal((4, 2560), dtype=np.float32)
+    p = kernels.pack_ternary(w, np.float32(0.03), layout)
+    wf = (rng.standard_normal((100, 2560)) * 0.05).astype(np.float32)
+    results: dict[int, list[np.ndarray]] = {}
+    for n in (1, 2):
+        threads(n)
+        assert kernels.get_threads() == n
+        results[n] = [
+            kernels.ternary_matmul_i32(p, _padded(xq, layout), kernel_path),
+            kernels.ternary_gemm(p, x, path=kernel_path),
+            kernels.f32_gemm(wf, x, path=kernel_path),
+            kernels.f16_gemm(wf.astype(np.float16), x, path=kernel_path),
+        ]
+    np.testing.assert_array_equal(results[1][0], _dots(w, xq))
+    for a, b in zip(results[1], results[2], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# --- ternary float outputs ------------------------------------------------------------------
+
+
+def _assert_close_f32(got: np.ndarray, ref: np.ndarray, what: str) -> None:
+    tol = 4 * np.finfo(np.float32).eps * (np.abs(ref) + np.float32(1e-30))
+    bad = np.abs(got.astype(np.float64) - ref) > tol
+    assert not bad.any(), (
+        f"{what}: {np.count_nonzero(bad)} outputs off, e.g. {got[bad][:4]} vs {ref[bad][:4]}"
+    )
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_gemm_gemv_match_reference(kernel_path: str, layout: str) -> None:
+    rng = _rng("gemm", layout)
+    for rows, cols in ((1, 1), (3, 31), (17, 129), (100, 161), (33, 576), (20, 2560)):
+        w = _ternary(rng, rows, cols)
+        gamma = np.float32(rng.uniform(0.01, 0.1))
+        p = kernels.pack_ternary(w, gamma, layout)
+        for batch in (1, 2, 5, 16):
+            x = (rng.standard_normal((batch, cols)) * rng.uniform(0.1, 10)).astype(np.float32)
+            _, y_ref = ternary_linear_reference(w, gamma, x)
+            y = kernels.ternary_gemm(p, x, path=kernel_path)
+            assert y.dtype == np.float32 and y.shape == (batch, rows)
+            _assert_close_f32(y, y_ref, f"gemm {rows}x{cols} batch {batch}")
+        v = kernels.ternary_gemv(p, x[0], path=kernel_path)
+        assert v.shape == (rows,)
+        _assert_close_f32(v, ternary_linear_reference(w, gamma, x[:1])[1][0], "gemv")
+        out = np.full(rows, np.nan, np.float32)
+        assert kernels.ternary_gemv(p, x[0], out=out, path=kernel_path) is not None
+        np.testing.assert_array_equal(out, v)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_gemm_per_row_scale_and_out(kernel_path: str, layout: str) -> None:
+    rng = _rng("rowscale", layout)
+    rows, cols, batch = 37, 300, 3
+    w = _ternary(rng, rows, cols)
+    scale = rng.uniform(0.01, 0.2, rows).astype(np.float32)
+    p = kernels.pack_ternary(w, scale, layout)
+    x = rng.standard_normal((batch, cols), dtype=np.float32)
+    xq, s_x = quantize_activations(x)
+    dots = (xq.astype(np.int64) @ w.astype(np.int64).T).astype(np.float32)
+    ref = dots * (scale[None, :] * (np.float32(1.0) / s_x[:, None]))
+    out = np.full((batch, rows), np.nan, np.float32)
+    y = kernels.ternary_gemm(p, x, out=out, path=kernel_path)
+    assert np.shares_memory(y, out)
+    _assert_close_f32(out, ref, "per-row scale")
+
+
+# --- activation quantization ----------------------------------------------------------------
+
+
+def _quant_cases() -> dict[str, np.ndarray]:
+    rng = _rng("quant")
+    f32 = np.float32
+    ties = np.array([[127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -126.5, 3.5, 4.5]], f32)
+    ties2 = np.array([[254, 1, 3, 5, -1, -3, -5, 251, 253]], f32)  # s = 0.5: x * s ties
+    return {
+        "normal": rng.standard_normal((5, 1000), dtype=f32),
+        "ties": ties,
+        "ties_scaled": ties2,
+        "huge": np.array([[3.4e38, -1e38, 1e30, 1.0, -2e37]], f32),
+        "tiny": np.array([[1e-30, -3e-31, 1e-40, 0.0, 2e-38]], f32),
+        "below_eps": np.full((2, 33), 3e-6, f32) * np.arange(33, dtype=f32),
+        "zeros": np.zeros((3, 161), f32),
+        "mixed_zero_rows": np.vstack(
+            [np.zeros((1, 129), f32), rng.standard_normal((2, 129))]
+        ).astype(f32),
+        "negative_max": -np.abs(rng.standard_normal((2, 31), dtype=f32)) - 1,
+        "one_col": np.array([[-2.0], [0.0], [5.0]], f32),
+        "wide": (rng.standard_normal((2, 2560)) * 100).astype(f32),
+    }
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", sorted(_quant_cases()))
+def test_quantize_bit_identical(kernel_path: str, layout: str, case: str) -> None:
+    x = _quant_cases()[case]
+    for cols in sorted({x.shape[1], *(c for c in (1, 7, 17, 33, 129) if c < x.shape[1])}):
+        xc = np.ascontiguousarray(x[:, :cols])
+        xq, s = kernels.quantize_activations(xc, layout, kernel_path)
+        ref_q, ref_s = quantize_activations(xc)
+        assert xq.shape == (x.shape[0], kernels.padded_cols(layout, cols))
+        np.testing.assert_array_equal(xq[:, :cols], ref_q, err_msg=f"{case} cols={cols}")
+        assert not xq[:, cols:].any(), "padding must be zero"
+        np.testing.assert_array_equal(s.view(np.uint32), ref_s.view(np.uint32))
+
+
+def test_quantize_ties_round_half_to_even(kernel_path: str) -> None:
+    x = np.array([[127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5]], np.float32)
+    xq, s = kernels.quantize_activations(x, "i2", kernel_path)
+    assert s[0] == 1.0
+    np.testing.assert_array_equal(xq[0, :8], [127, 0, 2, 2, 0, -2, -2, 126])
+
+
+# --- fp16 / fp32 matmuls --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["f16", "f32"])
+def test_float_gemm_matches_float64(kernel_path: str, dtype: type) -> None:
+    rng = _rng("fgemm", np.dtype(dtype).name)
+    fn = kernels.f16_gemm if dtype is np.float16 else kernels.f32_gemm
+    for rows in (1, 3, 17, 100):
+        for cols in (1, 7, 8, 15, 16, 17, 31, 33, 64, 127, 129, 1000, 2560):
+            w = (rng.standard_normal((rows, cols)) * 0.05).astype(dtype)
+            x = rng.standard_normal((3, cols), dtype=np.float32)
+            w64, x64 = w.astype(np.float64), x.astype(np.float64)
+            ref = x64 @ w64.T
+            # Any summation order is within (n + 1) u of the sum of magnitudes.
+            tol = (cols + 2) * U * (np.abs(x64) @ np.abs(w64).T) + 1e-30
+            y = fn(w, x, path=kernel_path)
+            assert y.dtype == np.float32 and y.shape == (3, rows)
+            err = np.abs(y - ref)
+            assert (err <= tol).all(), f"{rows}x{cols}: worst {np.max(err / tol):.2f} of bound"
+            v = fn(w, x[1], path=kernel_path)
+            assert v.shape == (rows,)
+            assert (np.abs(v - ref[1]) <= tol[1]).all()
+
+
+def test_f16_decodes_every_half_value(kernel_path: str) -> None:
+    bits = np.arange(65536, dtype=np.uint16)
+    w = bits.view(np.float16).reshape(-1, 1)
+    y = kernels.f16_gemm(w, np.ones((1, 1), np.float32), path=kernel_path)[0]
+    ref = w[:, 0].astype(np.float32)
+    nan = np.isnan(ref)
+    assert np.array_equal(np.isnan(y), nan)
+    np.testing.assert_array_equal(y[~nan], ref[~nan])
+    # Finite values at every lane of a 32-wide row (the SIMD body, not only the tail).
+    finite = bits[np.isfinite(bits.view(np.float16))]
+    w32 = np.zeros((finite.size, 32), np.uint16)
+    w32[np.arange(finite.size), np.arange(finite.size) % 32] = finite
+    y32 = kernels.f16_gemm(w32, np.ones((1, 32), np.float32), path=kernel_path)[0]
+    np.testing.assert_array_equal(y32, finite.view(np.float16).astype(np.float32))
+
+
+def test_float_gemm_unaligned_and_out(kernel_path: str) -> None:
+    """Buffers 4-byte aligned but not 16/32/64-byte aligned: SIMD loads must be unaligned."""
+    rng = _rng("falign")
+    rows, cols = 19, 133
+    w = rng.standard_normal((rows, cols), dtype=np.float32)
+    x = rng.standard_normal((2, cols), dtype=np.float32)
+    ref = x.astype(np.float64) @ w.astype(np.float64).T
+    tol = (cols + 2) * U * (np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64)).T)
+    for off in (1, 2, 3):
+        wb = np.zeros(w.size + off, np.float32)
+        wv = wb[off:].reshape(w.shape)
+        wv[:] = w
+        xb = np.zeros(x.size + off, np.float32)
+        xv = xb[off:].reshape(x.shape)
+        xv[:] = x
+        ob = np.zeros(2 * rows + off, np.float32)
+        ov = ob[off:].reshape(2, rows)
+        kernels.f32_gemm(wv, xv, out=ov, path=kernel_path)
+        assert (np.abs(ov - ref) <= tol).all()
+        h = wv.astype(np.float16)
+        hb = np.zeros(h.size + off, np.float16)
+        hv = hb[off:].reshape(h.shape)
+        hv[:] = h
+        y = kernels.f16_gemm(hv, xv, path=kernel_path)
+        ref16 = x.astype(np.float64) @ h.astype(np.float64).T
+        assert (np.abs(y - ref16) <= tol).all()
+
+
+# --- packing and torch interop --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_pack_matches_reference_and_round_trips(layout: str) -> None:
+    rng = _rng("pack", layout)
+    for rows, cols in ((1, 1), (3, 127), (17, 161), (4, 2560)):
+        w = _ternary(rng, rows, cols)
+        p = kernels.pack_ternary(w, 1.0, layout)
+        np.testing.assert_array_equal(p.data, kl.pack(w, layout))
+        np.testing.assert_array_equal(kernels.unpack_ternary(p), w)
+
+
+def test_torch_tensors_are_accepted_without_copies(kernel_path: str) -> None:
+    torch = pytest.importorskip("torch")
+    rng = _rng("torch")
+    w = _ternary(rng, 17, 300)
+    x = rng.standard_normal((3, 300), dtype=np.float32)
+    for layout in LAYOUTS:
+        p_np = kernels.pack_ternary(w, 0.05, layout)
+        p_t = kernels.pack_ternary(torch.from_numpy(w), 0.05, layout)
+        np.testing.assert_array_equal(p_t.data, p_np.data)
+        y_np = kernels.ternary_gemm(p_np, x, path=kernel_path)
+        out = torch.full((3, 17), float("nan"))
+        xt = torch.from_numpy(x.copy()).requires_grad_(True)
+        y = kernels.ternary_gemm(p_t, xt, out=out, path=kernel_path)
+        assert np.shares_memory(y, out.numpy()), "out must be written in place"
+        np.testing.assert_array_equal(out.numpy(), y_np)
+        xq_t, s_t = kernels.quantize_activations(torch.from_numpy(x), layout, kernel_path)
+        xq_n, s_n = kernels.quantize_activations(x, layout, kernel_path)
+        np.testing.assert_array_equal(xq_t, xq_n)
+        np.testing.assert_array_equal(s_t, s_n)
+    wf = torch.randn(9, 300, generator=torch.Generator().manual_seed(0))
+    y16 = kernels.f16_gemm(wf.half(), torch.from_numpy(x), path=kernel_path)
+    np.testing.assert_array_equal(y16, kernels.f16_gemm(wf.half().numpy(), x, path=kernel_path))
+    y32 = kernels.f32_gemm(wf, torch.from_numpy(x[0]), path=kernel_path)
+    np.testing.assert_array_equal(y32, kernels.f32_gemm(wf.numpy(), x[0], path=kernel_path))
+
+
+# --- argument errors ------------------------------------------------------------------------
+
+
+def _bad_calls() -> dict[str, tuple[Callable[[], object], str]]:
+    w = np.zeros((4, 40), np.int8)
+    p = kernels.pack_ternary(w, 1.0, "i2")
+    x = np.zeros((2, 40), np.float32)
+    xq = np.zeros((2, 128), np.int8)
+    wf = np.zeros((4, 40), np.float32)
+    buf = np.zeros(4 * 80 + 1, np.uint8)
+    misaligned = np.frombuffer(buf, np.float32, count=80, offset=1).reshape(2, 40)
+    readonly = np.zeros((2, 4), np.float32)
+    readonly.flags.writeable = False
+    cases: dict[str, tuple[Callable[[], object], str]] = {
+        "pack dtype": (lambda: kernels.pack_ternary(w.astype(np.int16)), "dtype"),
+        "pack float": (lambda: kernels.pack_ternary(w.astype(np.float32)), "dtype"),
+        "pack ndim 1": (lambda: kernels.pack_ternary(w[0]), "2-D"),
+        "pack ndim 3": (lambda: kernels.pack_ternary(w[None]), "2-D"),
+        "pack noncontig": (lambda: kernels.pack_ternary(w[:, ::2]), "contiguous"),
+        "pack value 2": (lambda: kernels.pack_ternary(w + 2), r"\{-1, 0, 1\}"),
+        "pack value -2": (lambda: kernels.pack_ternary(w - 2), r"\{-1, 0, 1\}"),
+        "pack layout": (lambda: kernels.pack_ternary(w, 1.0, "i3"), "layout"),
+        "pack scale": (lambda: kernels.pack_ternary(w, np.ones(3, np.float32)), "scale"),
+        "pack list": (lambda: kernels.pack_ternary([[0, 1]]), "NumPy array"),
+        "i32 dtype": (lambda: kernels.ternary_matmul_i32(p, xq.view(np.uint8)), "dtype"),
+        "i32 unpadded": (lambda: kernels.ternary_matmul_i32(p, xq[:, :40].copy()), "padded"),
+        "i32 ndim": (lambda: kernels.ternary_matmul_i32(p, xq[0]), "2-D"),
+        "i32 noncontig": (
+            lambda: kernels.ternary_matmul_i32(p, np.zeros((2, 256), np.int8)[:, ::2]),
+            "contiguous",
+        ),
+        "i32 layout": (
+            lambda: kernels.ternary_matmul_i32(dataclasses.replace(p, layout="q4"), xq),
+            "layout",
+        ),
+        "i32 path": (lambda: kernels.ternary_matmul_i32(p, xq, path="sse9"), "sse9"),
+        "gemm cols": (lambda: kernels.ternary_gemm(p, np.zeros((2, 41), np.float32)), "columns"),
+        "gemm dtype": (lambda: kernels.ternary_gemm(p, x.astype(np.float64)), "dtype"),
+        "gemm ndim": (lambda: kernels.ternary_gemm(p, x[None]), "2-D"),
+        "gemm noncontig": (
+            lambda: kernels.ternary_gemm(p, np.zeros((2, 80), np.float32)[:, ::2]),
+            "contiguous",
+        ),
+        "gemm misaligned": (lambda: kernels.ternary_gemm(p, misaligned), "aligned"),
+        "gemm out shape": (
+            lambda: kernels.ternary_gemm(p, x, out=np.zeros((2, 5), np.float32)),
+            "shape",
+        ),
+        "gemm out dtype": (lambda: kernels.ternary_gemm(p, x, out=np.zeros((2, 4))), "dtype"),
+        "gemm out readonly": (lambda: kernels.ternary_gemm(p, x, out=readonly), "read-only"),
+        "gemm path": (lambda: kernels.ternary_gemm(p, x, path="sse9"), "sse9"),
+        "gemm packed rows": (
+            lambda: kernels.ternary_gemm(
+                dataclasses.replace(p, cols=300), np.zeros((2, 300), np.float32)
+            ),
+            "cols",
+        ),
+        "gemv batch": (lambda: kernels.ternary_gemv(p, x), "one vector"),
+        "gemv noncontig": (
+            lambda: kernels.ternary_gemv(p, np.zeros(80, np.float32)[::2]),
+            "contiguous",
+        ),
+        "quant dtype": (lambda: kernels.quantize_activations(x.astype(np.float16)), "dtype"),
+        "quant layout": (lambda: kernels.quantize_activations(x, "q4"), "layout"),
+        "quant path": (lambda: kernels.quantize_activations(x, "i2", "sse9"), "sse9"),
+        "quant misaligned": (lambda: kernels.quantize_activations(misaligned), "aligned"),
+        "f32 shape": (lambda: kernels.f32_gemm(wf, np.zeros((2, 39), np.float32)), "columns"),
+        "f32 dtype": (lambda: kernels.f32_gemm(wf.astype(np.float64), x), "dtype"),
+        "f32 noncontig": (lambda: kernels.f32_gemm(wf[:, ::2], x[:, :20].copy()), "contiguous"),
+        "f32 misaligned w": (lambda: kernels.f32_gemm(misaligned, x), "aligned"),
+        "f32 out misaligned": (
+            lambda: kernels.f32_gemm(wf, x, out=np.frombuffer(buf, np.float32, 8, 1).reshape(2, 4)),
+            "aligned|read-only",
+        ),
+        "f32 path": (lambda: kernels.f32_gemm(wf, x, path="avx9000"), "avx9000"),
+        "f16 dtype": (lambda: kernels.f16_gemm(wf.astype(np.int16), x), "dtype"),
+        "f16 shape": (lambda: kernels.f16_gemm(wf.astype(np.float16), x[:, :3].copy()), "columns"),
+        "set_path": (lambda: kernels.set_path("sse9"), "sse9"),
+        "threads 0": (lambda: kernels.set_threads(0), "threads"),
+        "threads huge": (lambda: kernels.set_threads(100000), "threads"),
+        "threads float": (lambda: kernels.set_threads(2.0), "threads"),  # type: ignore[arg-type]
+    }
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return cases
+    cases.update(
+        {
+            "torch meta": (
+                lambda: kernels.f32_gemm(torch.zeros(4, 40, device="meta"), x),
+                "cpu|CPU",
+            ),
+            "torch bf16": (
+                lambda: kernels.f32_gemm(torch.zeros(4, 40, dtype=torch.bfloat16), x),
+                "w:",
+            ),
+            "torch noncontig": (lambda: kernels.f32_gemm(torch.zeros(40, 4).T, x), "contiguous"),
+            "torch int16": (
+                lambda: kernels.pack_ternary(torch.zeros(4, 40, dtype=torch.int16)),
+                "dtype",
+            ),
+        }
+    )
+    return cases
+
+
+@pytest.mark.parametrize("case", sorted(_bad_calls()))
+def test_bad_arguments_raise_clear_errors(case: str) -> None:
+    fn, match = _bad_calls()[case]
+    with pytest.raises(kernels.KernelArgumentError, match=match) as exc:
+        fn()
+    assert isinstance(exc.value, ValueError)
+
+
+def test_threads_unchanged_by_bad_calls() -> None:
+    before = kernels.get_threads()
+    with pytest.raises(kernels.KernelArgumentError):
+        kernels.set_threads(0)
+    assert kernels.get_threads() == before
