@@ -91,6 +91,49 @@ size_t weight_row_bytes(const Weight& w) {
 
 constexpr size_t kMaxJobs = 4;
 
+void linear_task(const PathKernels& kk, const float* x, size_t x_stride, size_t batch,
+                 const LinearJob* jobs, const LinearScratch& scratch, const size_t* per,
+                 const size_t* first, size_t task) {
+  const PathKernels* k = &kk;
+  size_t j = 0;
+  while (task >= first[j + 1]) ++j;
+  const LinearJob& job = jobs[j];
+  const Weight& w = *job.w;
+  const size_t r0 = (task - first[j]) * per[j], r1 = std::min(w.rows, r0 + per[j]);
+  switch (w.type) {
+    case WType::F16:
+      k->f16_matmul(static_cast<const uint16_t*>(w.data), w.cols, x, x_stride, batch, r0, r1,
+                    job.y + r0, job.y_stride);
+      break;
+    case WType::F32:
+      k->f32_matmul(static_cast<const float*>(w.data), w.cols, x, x_stride, batch, r0, r1,
+                    job.y + r0, job.y_stride);
+      break;
+    case WType::I8:
+      i8_rows(static_cast<const int8_t*>(w.data), w.cols, scratch.xq, scratch.xq_stride, batch, r0,
+              r1, job.y, job.y_stride, w.scale, scratch.s_x);
+      break;
+    case WType::TERNARY: {
+      // The int32 products land in the float output (same size) and are scaled in
+      // place while still in cache: no extra accumulator buffer.
+      const TernaryMatrix m{w.layout, static_cast<const uint8_t*>(w.data), w.rows, w.cols};
+      auto* acc = reinterpret_cast<int32_t*>(job.y + r0);
+      k->ternary_i32(m, scratch.xq, scratch.xq_stride, batch, r0, r1, acc, job.y_stride);
+      for (size_t b = 0; b < batch; ++b) {
+        const float inv_sx = 1.0f / scratch.s_x[b];
+        float* yb = job.y + b * job.y_stride;
+        for (size_t r = r0; r < r1; ++r) {
+          int32_t v;
+          std::memcpy(&v, yb + r, sizeof v);
+          const float ws = w.n_scales == 1 ? w.scale[0] : w.scale[r];
+          yb[r] = static_cast<float>(v) * (ws * inv_sx);
+        }
+      }
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t batch,
@@ -121,45 +164,19 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
     per[j] = rows_per_task(w.rows, weight_row_bytes(w), batch);
     first[j + 1] = first[j] + (w.rows + per[j] - 1) / per[j];
   }
-  parallel_for(first[n_jobs], [&](size_t task) {
-    size_t j = 0;
-    while (task >= first[j + 1]) ++j;
-    const LinearJob& job = jobs[j];
-    const Weight& w = *job.w;
-    const size_t r0 = (task - first[j]) * per[j], r1 = std::min(w.rows, r0 + per[j]);
-    switch (w.type) {
-      case WType::F16:
-        k->f16_matmul(static_cast<const uint16_t*>(w.data), w.cols, x, x_stride, batch, r0, r1,
-                      job.y + r0, job.y_stride);
-        break;
-      case WType::F32:
-        k->f32_matmul(static_cast<const float*>(w.data), w.cols, x, x_stride, batch, r0, r1,
-                      job.y + r0, job.y_stride);
-        break;
-      case WType::I8:
-        i8_rows(static_cast<const int8_t*>(w.data), w.cols, scratch.xq, scratch.xq_stride, batch, r0,
-                r1, job.y, job.y_stride, w.scale, scratch.s_x);
-        break;
-      case WType::TERNARY: {
-        // The int32 products land in the float output (same size) and are scaled in
-        // place while still in cache: no extra accumulator buffer.
-        const TernaryMatrix m{w.layout, static_cast<const uint8_t*>(w.data), w.rows, w.cols};
-        auto* acc = reinterpret_cast<int32_t*>(job.y + r0);
-        k->ternary_i32(m, scratch.xq, scratch.xq_stride, batch, r0, r1, acc, job.y_stride);
-        for (size_t b = 0; b < batch; ++b) {
-          const float inv_sx = 1.0f / scratch.s_x[b];
-          float* yb = job.y + b * job.y_stride;
-          for (size_t r = r0; r < r1; ++r) {
-            int32_t v;
-            std::memcpy(&v, yb + r, sizeof v);
-            const float ws = w.n_scales == 1 ? w.scale[0] : w.scale[r];
-            yb[r] = static_cast<float>(v) * (ws * inv_sx);
-          }
-        }
-        break;
-      }
-    }
-  });
+  // One pointer captured: the std::function stays in its small buffer (no allocation).
+  struct Ctx {
+    const PathKernels* k;
+    const float* x;
+    size_t x_stride, batch;
+    const LinearJob* jobs;
+    const LinearScratch* scratch;
+    const size_t* per;
+    const size_t* first;
+  } ctx{k, x, x_stride, batch, jobs, &scratch, per, first};
+  const Ctx* c = &ctx;
+  parallel_for(first[n_jobs], [c](size_t task) { linear_task(*c->k, c->x, c->x_stride, c->batch,
+                                                             c->jobs, *c->scratch, c->per, c->first, task); });
 }
 
 namespace {
@@ -182,35 +199,51 @@ BITNET_CLONES void axpy(float a, const float* x, float* y, size_t n) {
 
 }  // namespace
 
+namespace {
+
+struct AttnCtx {
+  const RuntimeConfig* cfg;
+  const float *q, *k_cache, *v_cache;
+  size_t n, pos0;
+  float *out, *scores;
+};
+
+// Query head h for every new token: scores over the causal prefix, softmax, weighted V.
+void attention_head(const AttnCtx& a, size_t h) {
+  const RuntimeConfig& cfg = *a.cfg;
+  const size_t hd = cfg.head_dim, qdim = cfg.n_heads * hd;
+  const size_t kvh = h / (cfg.n_heads / cfg.n_kv_heads);  // GQA: consecutive heads share
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float* K = a.k_cache + kvh * cfg.n_ctx * hd;
+  const float* V = a.v_cache + kvh * cfg.n_ctx * hd;
+  float* sc = a.scores + h * cfg.n_ctx;
+  for (size_t t = 0; t < a.n; ++t) {
+    const size_t len = a.pos0 + t + 1;  // causal: this token sees itself and the past
+    const float* qv = a.q + t * qdim + h * hd;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (size_t j = 0; j < len; ++j) {
+      sc[j] = dot(qv, K + j * hd, hd) * scale;
+      mx = std::max(mx, sc[j]);
+    }
+    float sum = 0.0f;
+    for (size_t j = 0; j < len; ++j) {
+      sc[j] = std::exp(sc[j] - mx);
+      sum += sc[j];
+    }
+    float* o = a.out + t * qdim + h * hd;
+    std::fill(o, o + hd, 0.0f);
+    const float inv = 1.0f / sum;
+    for (size_t j = 0; j < len; ++j) axpy(sc[j] * inv, V + j * hd, o, hd);
+  }
+}
+
+}  // namespace
+
 void attention(const RuntimeConfig& cfg, const float* q, const float* k_cache, const float* v_cache,
                size_t n, size_t pos0, float* out, float* scores) {
-  const size_t hd = cfg.head_dim, group = cfg.n_heads / cfg.n_kv_heads;
-  const size_t qdim = cfg.n_heads * hd;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  parallel_for(cfg.n_heads, [&](size_t h) {
-    const size_t kvh = h / group;
-    const float* K = k_cache + kvh * cfg.n_ctx * hd;
-    const float* V = v_cache + kvh * cfg.n_ctx * hd;
-    float* sc = scores + h * cfg.n_ctx;
-    for (size_t t = 0; t < n; ++t) {
-      const size_t len = pos0 + t + 1;  // causal: this token sees itself and the past
-      const float* qv = q + t * qdim + h * hd;
-      float mx = -std::numeric_limits<float>::infinity();
-      for (size_t j = 0; j < len; ++j) {
-        sc[j] = dot(qv, K + j * hd, hd) * scale;
-        mx = std::max(mx, sc[j]);
-      }
-      float sum = 0.0f;
-      for (size_t j = 0; j < len; ++j) {
-        sc[j] = std::exp(sc[j] - mx);
-        sum += sc[j];
-      }
-      float* o = out + t * qdim + h * hd;
-      std::fill(o, o + hd, 0.0f);
-      const float inv = 1.0f / sum;
-      for (size_t j = 0; j < len; ++j) axpy(sc[j] * inv, V + j * hd, o, hd);
-    }
-  });
+  const AttnCtx ctx{&cfg, q, k_cache, v_cache, n, pos0, out, scores};
+  const AttnCtx* c = &ctx;  // one pointer captured: no std::function allocation
+  parallel_for(cfg.n_heads, [c](size_t h) { attention_head(*c, h); });
 }
 
 void rms_norm(const float* x, const float* w, size_t n, float eps, float* out) {
