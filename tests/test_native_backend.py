@@ -17,6 +17,7 @@ import pytest
 from bitnet_studio import kernels
 from bitnet_studio.engine.native_backend import Aborted, NativeBackend, rope_inv_freq
 from bitnet_studio.engine.torch_backend import TorchBackend
+from bitnet_studio.errors import StudioError
 from bitnet_studio.models.config import ModelConfig
 from bitnet_studio.models.random_model import random_model, tiny_config
 from bitnet_studio.models.weights import ModelWeights, TernaryTensor
@@ -156,7 +157,7 @@ def test_bad_inputs_raise() -> None:
         s.prefill(list(range(7)))
     assert s.n_past == 10
     s.prefill(list(range(6)))
-    with pytest.raises(ValueError, match="context overflow"):
+    with pytest.raises(StudioError, match="context overflow"):
         s.decode(1)
     with pytest.raises(ValueError):
         s.decode(1, out=np.empty(5, np.float32))

@@ -16,6 +16,7 @@ import numpy as np
 
 from bitnet_studio import _kernels as _k
 from bitnet_studio import kernels
+from bitnet_studio.errors import StudioError
 from bitnet_studio.models.config import ModelConfig
 from bitnet_studio.models.weights import ModelWeights, TernaryTensor
 from bitnet_studio.quant.absmean import ternarize
@@ -24,6 +25,11 @@ FloatKind = Literal["f16", "f32"]
 HeadKind = Literal["f16", "f32", "i8"]
 
 Aborted = _k.Aborted  # raised by prefill/decode after NativeSession.abort()
+
+
+class ContextOverflowError(StudioError, ValueError):
+    """The KV cache cannot hold the new tokens (a StudioError, like the torch backend's)."""
+
 
 _LINEARS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")
 _MLP = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
@@ -91,10 +97,20 @@ def _ternary_matrix(t: TernaryTensor, layout: str) -> tuple[str, np.ndarray, np.
 class NativeSession:
     """A model loaded into the native runtime, with its own float32 KV cache."""
 
-    def __init__(self, config: ModelConfig, model: Any, threads: int) -> None:
+    def __init__(self, config: ModelConfig, model: Any, threads: int, source: Any = None) -> None:
         self.config = config
         self._model = model
         self.threads = threads
+        self.source = source
+
+    def _room(self, n: int) -> None:
+        m = self._live()
+        if m.n_past + n > m.n_ctx:
+            raise ContextOverflowError(
+                self.source,
+                f"context overflow: {m.n_past} cached + {n} new tokens exceed the context of "
+                f"{m.n_ctx} (raise n_ctx, or reset)",
+            )
 
     def _live(self) -> Any:
         if self._model is None:
@@ -113,6 +129,7 @@ class NativeSession:
         if int(tok.min()) < 0 or int(tok.max()) >= vocab:
             bad = int(tok.min()) if int(tok.min()) < 0 else int(tok.max())
             raise ValueError(f"token id {bad} is outside the vocabulary (size {vocab})")
+        self._room(int(tok.size))
         tok32 = np.ascontiguousarray(tok, dtype=np.int32)
         out = np.empty((tok32.size if all_logits else 1, vocab), dtype=np.float32)
         self._live().prefill(tok32, all_logits, out)
@@ -121,6 +138,7 @@ class NativeSession:
     def decode(self, token: int, out: np.ndarray | None = None) -> np.ndarray:
         """Appends one token; returns its float32 logits (vocab,), written into ``out`` if given."""
         t = int(token)
+        self._room(1)
         if out is None:
             out = np.empty(self.config.vocab_size, dtype=np.float32)
         return self._live().decode(t, out)
@@ -244,4 +262,4 @@ class NativeBackend:
             "inv_freq": rope_inv_freq(cfg),
         }
         native = _k.NativeModel(native_cfg, w)
-        return NativeSession(cfg, native, kernels.get_threads())
+        return NativeSession(cfg, native, kernels.get_threads(), model.source)
