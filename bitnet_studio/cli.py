@@ -18,6 +18,7 @@ from bitnet_studio.errors import StudioError
 COMMANDS: list[tuple[str, str, str]] = [
     ("selftest", "selftest", "check every kernel path against the scalar reference"),
     ("generate", "generate", "stream one answer from a model, then one line of metrics"),
+    ("chat", "chat", "talk to one model interactively, with its chat template"),
     ("inspect", "inspect_cmd", "architecture, bytes by kind, bits per weight, tensor statistics"),
     ("convert", "convert", "write a model as GGUF (f16, tq2_0, tq1_0)"),
     ("bench", "bench", "benchmarks: kernels, end-to-end decode"),
