@@ -8,6 +8,7 @@ import gguf
 import numpy as np
 import pytest
 
+from bitnet_studio.engine.llamacpp_backend import LlamaCppBackend
 from bitnet_studio.formats import load_model, write_gguf
 from bitnet_studio.formats.arch_map import permute_rows
 from bitnet_studio.formats.gguf_parse import open_gguf
@@ -227,11 +228,15 @@ def test_llama_cpp_loads_what_we_write(tmp_path: Path) -> None:
     assert lm.tokenize(text) == [0, *ids]  # add_bos honoured, same BPE
     b = make_model("bitnet-b1.58", tie=True)
     b.config.hidden_act = "silu"  # upstream's bitnet graph
+    lm.close()
     logits = []
     for dtype in ("tq2_0", "tq1_0"):
         write_gguf(b, tmp_path / f"{dtype}.gguf", dtype)
-        bm = llama_cpp.Llama(model_path=str(tmp_path / f"{dtype}.gguf"), verbose=False, n_ctx=32)
-        toks = bm.tokenize(text)
-        bm.eval(toks)
-        logits.append(np.array(bm.scores[len(toks) - 1]))
+        # The backend reads the last row with llama_get_logits_ith (Llama.scores is only
+        # filled for every row with logits_all=True).
+        session = LlamaCppBackend(n_ctx=32).load(tmp_path / f"{dtype}.gguf", threads=1)
+        try:
+            logits.append(session.prefill(session.tokenize(text.decode()))[-1])
+        finally:
+            session.close()
     assert np.all(np.isfinite(logits[0])) and np.allclose(logits[0], logits[1])
