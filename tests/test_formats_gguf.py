@@ -130,7 +130,7 @@ def test_metadata_keys_llama_cpp_reads(tmp_path: Path) -> None:
 QUANT_TOL = {"Q8_0": 0.01, "Q5_0": 0.04, "Q5_1": 0.04, "Q4_0": 0.08, "Q4_1": 0.08}
 
 
-@pytest.mark.parametrize("qtype", ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q4_K", "Q5_K", "Q6_K"])
+@pytest.mark.parametrize("qtype", ["Q8_0", "Q4_0", "Q4_1", "Q5_0"])
 def test_block_quantized_types_dequantize_to_f16(tmp_path: Path, qtype: str) -> None:
     m = make_model("llama")
     path = tmp_path / "q.gguf"
@@ -152,6 +152,31 @@ def test_block_quantized_types_dequantize_to_f16(tmp_path: Path, qtype: str) -> 
     assert any(f"{qtype} dequantized" in n for n in w.notes)
     q = dense(w.tensors["layers.0.self_attn.q_proj"])  # un-permuted after dequantization
     assert np.abs(q - dense(m.tensors["layers.0.self_attn.q_proj"])).max() < 0.1
+
+
+@pytest.mark.parametrize(
+    "ftype, kinds", [("Q4_K_M", {"Q4_K", "Q6_K"}), ("Q5_K_M", {"Q5_K", "Q6_K"}), ("Q6_K", {"Q6_K"})]
+)
+def test_k_quants_written_by_llama_cpp_dequantize(tmp_path: Path, ftype: str, kinds: set) -> None:
+    """K-quants (which the gguf package cannot write) made by llama.cpp's own quantizer."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    from bitnet_studio.models.random_model import random_model, tiny_config
+
+    cfg = tiny_config(
+        "llama", hidden_size=256, intermediate_size=512, n_heads=4, n_kv_heads=2, head_dim=64
+    )
+    m = random_model(cfg, seed=4)
+    write_gguf(m, tmp_path / "f16.gguf", "f16")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{ftype}")
+    params.nthread = 1
+    src, dst = str(tmp_path / "f16.gguf").encode(), str(tmp_path / "k.gguf").encode()
+    assert llama_cpp.llama_model_quantize(src, dst, params) == 0
+    w = load_model(tmp_path / "k.gguf")
+    for name in ("layers.0.mlp.up_proj", "layers.1.mlp.down_proj", "layers.0.self_attn.q_proj"):
+        got, ref = dense(w.tensors[name]), dense(m.tensors[name])
+        assert w.tensor_types[name] in kinds, (name, w.tensor_types[name])
+        assert np.abs(got - ref).max() / np.abs(ref).max() < 0.15, name
 
 
 def _requantize_linears(src: Path, dst: Path, qt: gguf.GGMLQuantizationType) -> None:
