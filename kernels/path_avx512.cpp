@@ -19,12 +19,41 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels.h"
 
+// Constant-trip loops over rows/tokens/planes must be unrolled before GCC's scalar
+// replacement of aggregates, or the accumulator arrays live on the stack.
+#define BITNET_UNROLL _Pragma("GCC unroll 16")
+
 namespace bitnet {
 namespace {
+
+// acc += dot4(u8 codes, s8 activations) per int32 lane. GCC 12 wraps its builtin in
+// register copies on every use (the accumulator is copied in and out), which put a
+// move on each accumulator's dependency chain and halved the GEMV throughput; the
+// asm form ties the accumulator in place. Operands stay in registers: Zen 4 loads one
+// zmm per cycle, and GCC otherwise re-reads the same activations for every row.
+inline __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
+#if defined(__GNUC__) && !defined(__clang__)
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s));
+  return acc;
+#else
+  return _mm512_dpbusd_epi32(acc, u, s);
+#endif
+}
+
+// Stops GCC from folding a load into every instruction that uses it (it would read
+// the same 64 weight bytes once per code plane).
+inline void keep_in_register(__m512i& v) {
+#if defined(__GNUC__)
+  __asm__("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
 
 // ---------------------------------------------------------------------------------
 // Ternary decoding: 64 packed bytes -> NC vectors of codes in {0,1,2}.
@@ -62,51 +91,136 @@ struct DecodeB3 {
 // How far ahead (bytes) each row stream prefetches. The hardware prefetcher follows
 // the sequential streams too; the software prefetch only covers its ramp-up at the
 // start of each row group.
-constexpr size_t kPrefetch = 512;
+#ifndef PF
+#define PF 512
+#endif
+constexpr size_t kPrefetch = PF;
+
+// Loads the 64 bytes of a block pair. When a row ends in a half pair (odd number of
+// blocks) the load still reads 64 bytes: the upper 32 belong to the next row, but they
+// meet zero activations (the permuted copy is zero there), so they add nothing. Only
+// the matrix's very last row must not read past its end: tiles that contain it are
+// instantiated with Safe = true and mask that one load. Keeping the hot loop free of
+// per-step conditions also keeps GCC from splitting it and copying accumulators.
+template <bool Safe>
+inline __m512i load_pair(const uint8_t* src, bool last) {
+  if (Safe && last) return _mm512_maskz_loadu_epi8(__mmask64(0xffffffffu), src);
+  return _mm512_loadu_si512(src);
+}
 
 // R rows x T tokens over all block pairs. xp: permuted activations of token 0, token
 // t at xp + t * xps. `npairs` full 64-byte pairs, then an optional half pair.
-template <class D, int R, int T>
+template <class D, int R, int T, bool Safe>
 void ternary_tile(const uint8_t* w, size_t rb, size_t npairs, bool half, const int8_t* xp,
                   size_t xps, const int32_t* sums, int32_t* out, size_t out_stride) {
   constexpr int NC = D::NC;
   __m512i acc[R][T];
+  BITNET_UNROLL
   for (int r = 0; r < R; ++r)
+    BITNET_UNROLL
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_si512();
-  auto step = [&](size_t p, __mmask64 m, bool masked) {
+  const size_t nsteps = npairs + (half ? 1 : 0);
+  for (size_t p = 0; p < nsteps; ++p) {
     D dec[R];
+    BITNET_UNROLL
     for (int r = 0; r < R; ++r) {
       const uint8_t* src = w + r * rb + p * 64;
-      dec[r] = D(masked ? _mm512_maskz_loadu_epi8(m, src) : _mm512_loadu_si512(src));
-      if (!masked) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetch), _MM_HINT_T0);
+      __m512i v = load_pair<Safe>(src, r == R - 1 && p == npairs);
+      keep_in_register(v);
+      dec[r] = D(v);
+      _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetch), _MM_HINT_T0);
     }
     const int8_t* xb = xp + p * (NC * 64);
+    BITNET_UNROLL
     for (int n = 0; n < NC; ++n) {
       __m512i c[R];
+      BITNET_UNROLL
       for (int r = 0; r < R; ++r) c[r] = dec[r].next(n);
+      BITNET_UNROLL
       for (int t = 0; t < T; ++t) {
         const __m512i a = _mm512_loadu_si512(xb + t * xps + n * 64);
-        for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], c[r], a);
+        BITNET_UNROLL
+        for (int r = 0; r < R; ++r) acc[r][t] = dpbusd(acc[r][t], c[r], a);
       }
     }
-  };
-  for (size_t p = 0; p < npairs; ++p) step(p, ~__mmask64(0), false);
-  if (half) step(npairs, __mmask64(0xffffffffu), true);
+  }
+  BITNET_UNROLL
   for (int r = 0; r < R; ++r)
+    BITNET_UNROLL
     for (int t = 0; t < T; ++t) out[t * out_stride + r] = _mm512_reduce_add_epi32(acc[r][t]) - sums[t];
 }
 
-template <class D, int R>
-void ternary_rows(const uint8_t* w, size_t rb, size_t npairs, bool half, const int8_t* xp, size_t xps,
-                  const int32_t* sums, size_t batch, int32_t* out, size_t out_stride) {
+// I2 decode for a single token. Instead of shifting each code plane down, plane n is
+// only masked in place (w & 3 << 2n = 4^n * code) and gets its own accumulator; the
+// accumulators are scaled back with exact arithmetic shifts at the end. That drops
+// three shifts per 64 bytes per row, and the AND-only decode leaves vpdpbusd as the
+// only busy port: on Zen 4 (512-bit ops on 256-bit units) the shifting version was
+// ALU bound well below the DRAM bandwidth. No overflow: |4^3 * 2 * 128| * 4 per lane
+// per step, summed over at most cols/64 steps, stays far inside int32.
+#ifndef GEMV_ROWS
+#define GEMV_ROWS 2
+#endif
+constexpr int kGemvRows = GEMV_ROWS;
+template <int R, bool Safe>
+void i2_gemv_tile(const uint8_t* w, size_t rb, size_t npairs, bool half, const int8_t* xp,
+                  int32_t sum, int32_t* out) {
+  __m512i acc[R][4];
+  BITNET_UNROLL
+  for (int r = 0; r < R; ++r)
+    BITNET_UNROLL
+    for (int n = 0; n < 4; ++n) acc[r][n] = _mm512_setzero_si512();
+  const size_t nsteps = npairs + (half ? 1 : 0);
+  for (size_t p = 0; p < nsteps; ++p) {
+    const int8_t* xb = xp + p * 256;
+    const __m512i a0 = _mm512_loadu_si512(xb), a1 = _mm512_loadu_si512(xb + 64);
+    const __m512i a2 = _mm512_loadu_si512(xb + 128), a3 = _mm512_loadu_si512(xb + 192);
+    BITNET_UNROLL
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* src = w + r * rb + p * 64;
+      __m512i v = load_pair<Safe>(src, r == R - 1 && p == npairs);
+      keep_in_register(v);
+      if (kPrefetch) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetch), _MM_HINT_T0);
+      acc[r][0] = dpbusd(acc[r][0], _mm512_and_si512(v, _mm512_set1_epi8(0x03)), a0);
+      acc[r][1] = dpbusd(acc[r][1], _mm512_and_si512(v, _mm512_set1_epi8(0x0c)), a1);
+      acc[r][2] = dpbusd(acc[r][2], _mm512_and_si512(v, _mm512_set1_epi8(0x30)), a2);
+      acc[r][3] = dpbusd(acc[r][3], _mm512_and_si512(v, _mm512_set1_epi8(static_cast<char>(0xc0))), a3);
+    }
+  }
+  BITNET_UNROLL
+  for (int r = 0; r < R; ++r) {
+    __m512i t = _mm512_add_epi32(acc[r][0], _mm512_srai_epi32(acc[r][1], 2));
+    t = _mm512_add_epi32(t, _mm512_add_epi32(_mm512_srai_epi32(acc[r][2], 4), _mm512_srai_epi32(acc[r][3], 6)));
+    out[r] = _mm512_reduce_add_epi32(t) - sum;
+  }
+}
+
+// The shared arguments of one call: matrix geometry and the permuted activations.
+struct Args {
+  size_t rb, npairs;
+  bool half;
+  const int8_t* xp;  // permuted activations, token t at xp + t * xps
+  size_t xps;
+  const int32_t* sums;
+};
+
+template <class D, int R, bool Safe>
+void ternary_rows(const Args& a, const uint8_t* w, size_t batch, int32_t* out, size_t out_stride) {
+  if (std::is_same<D, DecodeI2>::value && batch == 1) {
+    i2_gemv_tile<R, Safe>(w, a.rb, a.npairs, a.half, a.xp, a.sums[0], out);
+    return;
+  }
   size_t t = 0;
-  // With R = 4: 4 x 4 accumulators + 4 decoders + 4 code vectors fit the 32 zmm.
-  for (; t + 4 <= batch; t += 4)
-    ternary_tile<D, R, 4>(w, rb, npairs, half, xp + t * xps, xps, sums + t, out + t * out_stride, out_stride);
+  // R = 4: 4 x 4 accumulators + 4 decoders + 4 code vectors fit the 32 zmm.
+  auto tile = [&](auto tn) {
+    constexpr int T = decltype(tn)::value;
+    ternary_tile<D, R, T, Safe>(w, a.rb, a.npairs, a.half, a.xp + t * a.xps, a.xps, a.sums + t,
+                                out + t * out_stride, out_stride);
+  };
+  for (; t + 4 <= batch; t += 4) tile(std::integral_constant<int, 4>());
   switch (batch - t) {
-    case 3: ternary_tile<D, R, 3>(w, rb, npairs, half, xp + t * xps, xps, sums + t, out + t * out_stride, out_stride); break;
-    case 2: ternary_tile<D, R, 2>(w, rb, npairs, half, xp + t * xps, xps, sums + t, out + t * out_stride, out_stride); break;
-    case 1: ternary_tile<D, R, 1>(w, rb, npairs, half, xp + t * xps, xps, sums + t, out + t * out_stride, out_stride); break;
+    case 3: tile(std::integral_constant<int, 3>()); break;
+    case 2: tile(std::integral_constant<int, 2>()); break;
+    case 1: tile(std::integral_constant<int, 1>()); break;
     default: break;
   }
 }
@@ -120,6 +234,7 @@ int32_t permute_token(const int8_t* x, size_t nblocks, int8_t* xp) {
   const __m512i ones = _mm512_set1_epi8(1);
   for (size_t b = 0; b < nblocks; b += 2) {
     const bool second = b + 1 < nblocks;
+    BITNET_UNROLL
     for (int n = 0; n < NC; ++n) {
       const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + b * BC + 32 * n));
       const __m256i hi = second ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + (b + 1) * BC + 32 * n))
@@ -152,12 +267,19 @@ void ternary_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, s
     const size_t nb = std::min(kChunk, batch - b0);
     for (size_t t = 0; t < nb; ++t)
       sbuf[t] = permute_token<NC>(xq + (b0 + t) * x_stride, nblocks, xbuf.data() + t * xps);
+    const Args args{rb, npairs, half, xbuf.data(), xps, sbuf.data()};
     int32_t* o = out + b0 * out_stride;
+    // Tiles holding the matrix's last row must not over-read (see load_pair).
+    auto rows = [&](auto rn, size_t r) {
+      constexpr int R = decltype(rn)::value;
+      if (half && r + R >= m.rows)
+        ternary_rows<D, R, true>(args, m.data + r * rb, nb, o + (r - r0), out_stride);
+      else
+        ternary_rows<D, R, false>(args, m.data + r * rb, nb, o + (r - r0), out_stride);
+    };
     size_t r = r0;
-    for (; r + 4 <= r1; r += 4)
-      ternary_rows<D, 4>(m.data + r * rb, rb, npairs, half, xbuf.data(), xps, sbuf.data(), nb, o + (r - r0), out_stride);
-    for (; r < r1; ++r)
-      ternary_rows<D, 1>(m.data + r * rb, rb, npairs, half, xbuf.data(), xps, sbuf.data(), nb, o + (r - r0), out_stride);
+    for (; r + 4 <= r1; r += 4) rows(std::integral_constant<int, 4>(), r);
+    for (; r < r1; ++r) rows(std::integral_constant<int, 1>(), r);
   }
 }
 
@@ -218,27 +340,37 @@ inline __m512 load_w(const float* p) { return _mm512_loadu_ps(p); }
 template <class W, int R, int T>
 void float_tile(const W* w, size_t cols, const float* x, size_t x_stride, float* y, size_t y_stride) {
   __m512 acc[R][T];
+  BITNET_UNROLL
   for (int r = 0; r < R; ++r)
+    BITNET_UNROLL
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   size_t c = 0;
   for (; c + 16 <= cols; c += 16) {
     __m512 wv[R];
+    BITNET_UNROLL
     for (int r = 0; r < R; ++r) wv[r] = load_w(w + r * cols + c);
+    BITNET_UNROLL
     for (int t = 0; t < T; ++t) {
       const __m512 a = _mm512_loadu_ps(x + t * x_stride + c);
+      BITNET_UNROLL
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], a, acc[r][t]);
     }
   }
   if (c < cols) {
     const __mmask16 m = static_cast<__mmask16>((1u << (cols - c)) - 1);
     __m512 wv[R];
+    BITNET_UNROLL
     for (int r = 0; r < R; ++r) wv[r] = load_w(w + r * cols + c, m);
+    BITNET_UNROLL
     for (int t = 0; t < T; ++t) {
       const __m512 a = _mm512_maskz_loadu_ps(m, x + t * x_stride + c);
+      BITNET_UNROLL
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], a, acc[r][t]);
     }
   }
+  BITNET_UNROLL
   for (int r = 0; r < R; ++r)
+    BITNET_UNROLL
     for (int t = 0; t < T; ++t) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
