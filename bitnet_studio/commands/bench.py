@@ -8,6 +8,7 @@ import importlib
 # (subcommand, module in bitnet_studio.bench, help)
 SUITES = [
     ("kernels", "kernels", "time ternary / fp16 / fp32 kernels against torch, cold and warm"),
+    ("e2e", "e2e", "generate the same workload with every backend: tokens/s, GB/s, % of DRAM"),
 ]
 
 
