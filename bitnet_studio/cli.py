@@ -22,6 +22,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("inspect", "inspect_cmd", "architecture, bytes by kind, bits per weight, tensor statistics"),
     ("convert", "convert", "write a model as GGUF (f16, tq2_0, tq1_0)"),
     ("bench", "bench", "benchmarks: kernels, end-to-end decode"),
+    ("gui", "gui", "the desktop app (also: no command); --screenshot for a scripted run"),
 ]
 
 
@@ -50,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # no command: the desktop app
+        from bitnet_studio.commands import gui
+
+        args.run = lambda _a: gui.run_default()
     try:
         return int(args.run(args) or 0)
     except StudioError as e:

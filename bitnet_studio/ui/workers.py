@@ -81,6 +81,8 @@ class Worker(QThread):
 
 
 def _forget(worker: Worker) -> None:
+    # ``finished`` is emitted from the thread just before it ends: let it end first.
+    worker.wait()
     with _ACTIVE_LOCK:
         _ACTIVE.discard(worker)
     worker.deleteLater()

@@ -1,0 +1,54 @@
+"""``bitnet-studio gui``: the desktop app; with ``--screenshot`` a scripted run for docs and checks.
+
+    bitnet-studio gui --screenshot compare.png --prompt "What is 2+2?"
+
+opens the window, loads the models (the default pair unless ``--models``), runs the prompt to
+its end on every pane, saves a PNG of the window and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bitnet_studio.engine.registry import BACKENDS
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--screenshot", metavar="FILE", help="save a PNG of the window and exit")
+    p.add_argument("--page", choices=("compare", "inspect", "measure"), default="compare")
+    p.add_argument("--prompt", help="with --screenshot: send this prompt first, wait for the end")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        metavar="MODEL",
+        default=["default-vanilla", "default-ternary"],
+        help="models for the panes, left to right (default: the default pair)",
+    )
+    p.add_argument("--backend", choices=BACKENDS, default="native")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds a scripted run may take")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bitnet_studio.ui.app import run_gui
+
+    return run_gui(
+        models=args.models,
+        backend=args.backend,
+        threads=args.threads,
+        page=args.page,
+        screenshot=args.screenshot,
+        prompt=args.prompt,
+        timeout_s=args.timeout,
+    )
+
+
+def run_default() -> int:
+    """``bitnet-studio`` with no command: the app with its defaults."""
+    return run(build_defaults())
+
+
+def build_defaults() -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return p.parse_args([])

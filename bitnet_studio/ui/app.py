@@ -1,0 +1,88 @@
+"""Start the desktop app, or run it once for a screenshot (``bitnet-studio gui --screenshot``)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QThread
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QApplication
+
+from bitnet_studio.errors import StudioError
+from bitnet_studio.ui.main_window import DEFAULT_MODELS, PAGES, MainWindow
+
+FONTS_DIR = Path(__file__).resolve().parents[2] / "resources" / "fonts"
+
+
+def make_app() -> QApplication:
+    """The process's QApplication (created once), named, with our bundled fonts if any."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("BitNet Studio")
+    app.setOrganizationName("BitNet Studio")
+    if FONTS_DIR.is_dir():
+        for font in sorted(FONTS_DIR.glob("*.ttf")):
+            QFontDatabase.addApplicationFont(str(font))
+    return app
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
+    """Runs the event loop until ``condition()`` holds or ``timeout_s`` passes."""
+    end = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        QCoreApplication.processEvents()
+        QThread.msleep(10)
+    return True
+
+
+def run_gui(
+    models: Sequence[str] = DEFAULT_MODELS,
+    backend: str = "native",
+    threads: int | None = None,
+    page: str = "compare",
+    screenshot: str | None = None,
+    prompt: str | None = None,
+    timeout_s: float = 300.0,
+) -> int:
+    """Opens the main window; with ``screenshot`` runs the scripted session and exits."""
+    if page not in PAGES:
+        raise StudioError(page, f"unknown page (expected one of {', '.join(PAGES)})")
+    app = make_app()
+    window = MainWindow(models=models, backend=backend, threads=threads)
+    window.show_page(page)
+    window.show()
+    if screenshot is None:
+        return int(app.exec())
+    try:
+        return _screenshot(window, screenshot, prompt, len(models), timeout_s)
+    finally:
+        window.close()
+        window.deleteLater()
+        QCoreApplication.processEvents()
+
+
+def _screenshot(window: MainWindow, path: str, prompt: str | None, n: int, timeout_s: float) -> int:
+    store = window.store
+    if not wait_until(lambda: not store.is_loading(), timeout_s):
+        raise StudioError(path, f"models still loading after {timeout_s:.0f} s")
+    if len(store.models()) < n:
+        raise StudioError(path, "a model failed to load: " + "; ".join(window.errors))
+    if prompt:
+        if not window.compare.send(prompt):
+            raise StudioError(path, "the prompt could not be sent")
+        if not wait_until(lambda: not window.compare.is_busy(), timeout_s):
+            window.compare.stop()
+            raise StudioError(path, f"generation still running after {timeout_s:.0f} s")
+    wait_until(lambda: False, 0.2)  # let the last layout and paint happen
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out), "PNG"):
+        raise StudioError(path, "could not write the PNG")
+    print(f"wrote {out}")
+    return 0

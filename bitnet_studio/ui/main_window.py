@@ -1,0 +1,213 @@
+"""The main window: Compare, Inspect and Measure pages, model loading, menus, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QTabWidget,
+    QWidget,
+)
+
+from bitnet_studio import kernels
+from bitnet_studio.ui import workers
+from bitnet_studio.ui.compare_page import ComparePage
+from bitnet_studio.ui.dialogs import show_about, show_error
+from bitnet_studio.ui.model_store import ModelStore
+from bitnet_studio.ui.settings import Settings
+
+DEFAULT_MODELS = ("default-vanilla", "default-ternary")
+PAGES = ("compare", "inspect", "measure")
+MODEL_FILTER = "Models (*.gguf *.safetensors config.json);;All files (*)"
+
+
+def kernel_line() -> str:
+    info = kernels.info()
+    forced = " (forced)" if info.get("forced_by_env") else ""
+    return f"kernels: {info['path']}{forced} · {info['threads']} threads"
+
+
+def _page(module: str, cls: str, title: str, store: ModelStore) -> QWidget:
+    """A colleague's page if it imports and builds, a clear placeholder otherwise."""
+    try:
+        mod = __import__(f"bitnet_studio.ui.{module}", fromlist=[cls])
+        page: QWidget = getattr(mod, cls)(store)
+        return page
+    except ImportError:
+        text = f"{title} is coming in a later version."
+    except Exception as e:  # a broken page must not take the app down
+        text = f"{title} could not start: {type(e).__name__}: {e}"
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    return label
+
+
+class MainWindow(QMainWindow):
+    """Loads the default pair (left: vanilla, right: ternary) in the background at start."""
+
+    def __init__(
+        self,
+        store: ModelStore | None = None,
+        settings: Settings | None = None,
+        models: Sequence[str] = DEFAULT_MODELS,
+        backend: str = "native",
+        threads: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("BitNet Studio")
+        self.setAcceptDrops(True)
+        self.store = store if store is not None else ModelStore(self)
+        self.settings = settings if settings is not None else Settings()
+        self.backend, self.threads = backend, threads
+        self.errors: list[str] = []  # every error shown to the user, for tests and logs
+
+        self.compare = ComparePage(self.store)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.compare, "Compare")
+        self.tabs.addTab(_page("inspect_page", "InspectPage", "Inspect", self.store), "Inspect")
+        self.tabs.addTab(_page("measure_page", "MeasurePage", "Measure", self.store), "Measure")
+        self.setCentralWidget(self.tabs)
+        self._build_menus()
+        self._build_status()
+        self._build_shortcuts()
+
+        self.store.sig_loading.connect(self._on_loading)
+        self.store.sig_loaded.connect(self._on_loaded)
+        self.store.sig_failed.connect(self._on_failed)
+        self.store.sig_progress.connect(
+            lambda n, s: self.statusBar().showMessage(f"Loading {n}: {s}…")
+        )
+        self.compare.sampling.set_from_dict(self.settings.sampling())
+        geometry, state = self.settings.geometry(), self.settings.window_state()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 800)
+        if state is not None:
+            self.restoreState(state)
+        for slot, name in enumerate(models):
+            self.store.load(name, backend, threads, slot=slot)
+
+    # -- building -----------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        open_action = QAction("&Open model…", self, shortcut=QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self.open_dialog)
+        open_folder = QAction("Open Hugging Face &folder…", self)
+        open_folder.triggered.connect(self.open_folder_dialog)
+        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(open_action)
+        file_menu.addAction(open_folder)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About BitNet Studio", self)
+        about.triggered.connect(lambda: show_about(self, kernel_line()))
+        help_menu.addAction(about)
+
+    def _build_status(self) -> None:
+        self.load_bar = QProgressBar()
+        self.load_bar.setRange(0, 0)
+        self.load_bar.setMaximumWidth(140)
+        self.load_bar.setVisible(False)
+        self.kernel_label = QLabel(kernel_line())
+        self.statusBar().addPermanentWidget(self.load_bar)
+        self.statusBar().addPermanentWidget(self.kernel_label)
+
+    def _build_shortcuts(self) -> None:
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, activated=self.compare.send)
+        QShortcut(QKeySequence("Esc"), self, activated=self.compare.stop)
+        QShortcut(QKeySequence("Ctrl+N"), self, activated=self.compare.clear)
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_models()
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_model(p))
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    # -- models -------------------------------------------------------------------------------
+    def open_model(self, path: str, slot: int | None = None) -> str:
+        """Loads a model file or folder in the background; remembers it as recent."""
+        self.settings.add_recent_model(str(path))
+        return self.store.load(str(path), self.backend, self.threads, slot=slot)
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", "", MODEL_FILTER)
+        if path:
+            # A Hugging Face model is its folder: picking its config or weights opens that.
+            p = Path(path)
+            self.open_model(str(p.parent if p.suffix != ".gguf" else p))
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open Hugging Face model folder")
+        if path:
+            self.open_model(path)
+
+    def _on_loading(self, name: str) -> None:
+        self.load_bar.setVisible(True)
+        self.statusBar().showMessage(f"Loading {name}…")
+
+    def _on_loaded(self, name: str) -> None:
+        self.load_bar.setVisible(self.store.is_loading())
+        self.statusBar().showMessage(f"Loaded {name}", 5000)
+        self.kernel_label.setText(kernel_line())
+
+    def _on_failed(self, name: str, message: str) -> None:
+        self.load_bar.setVisible(self.store.is_loading())
+        self.statusBar().showMessage(f"Could not load {name}", 5000)
+        details = self.store.last_error_details.get(name, "")
+        self.show_error("Could not open the model", message, details)
+
+    def show_error(self, title: str, message: str, details: str = "") -> None:
+        self.errors.append(message)
+        show_error(self, title, message, details)
+
+    def show_page(self, page: str) -> None:
+        self.tabs.setCurrentIndex(PAGES.index(page))
+
+    # -- drag and drop ------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_model(url.toLocalFile())
+        event.acceptProposedAction()
+
+    # -- closing ------------------------------------------------------------------------------
+    def save_settings(self) -> None:
+        self.settings.set_window(self.saveGeometry(), self.saveState())
+        self.settings.set_sampling(self.compare.sampling.to_dict())
+        self.settings.sync()
+
+    def shutdown(self, timeout_s: float = 30.0) -> bool:
+        """Stops every generation, waits for every worker, closes the models."""
+        self.compare.stop()
+        ok = workers.join_all(timeout_s)
+        self.compare.timer.stop()
+        if ok:
+            self.store.close_all()
+        return ok
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        self.shutdown()
+        super().closeEvent(event)
