@@ -205,6 +205,8 @@ class MainWindow(QMainWindow):
         self.compare.timer.stop()
         if ok:
             self.store.close_all()
+            # Pages may react to the removals with work of their own: end that too.
+            ok = workers.join_all(timeout_s)
         return ok
 
     def closeEvent(self, event: QCloseEvent) -> None:
