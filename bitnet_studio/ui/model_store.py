@@ -64,17 +64,40 @@ def open_model(
     report = progress or (lambda _v: None)
     report("reading")
     weights = load_named_model(name_or_path)
+    source = getattr(weights, "source", None)
+    return open_weights(
+        weights,
+        name=model_key(name_or_path, backend),
+        label=model_label(name_or_path),
+        backend=backend,
+        threads=threads,
+        path=str(source) if source else (None if name_or_path in DEFAULT_MODELS else name_or_path),
+        progress=report,
+    )
+
+
+def open_weights(
+    weights: ModelWeights,
+    name: str,
+    label: str,
+    backend: str = "native",
+    threads: int | None = None,
+    path: str | None = None,
+    progress: Callable[[Any], None] | None = None,
+) -> LoadedModel:
+    """Opens weights already in memory (e.g. a PTQ twin) on a backend (slow: off the GUI
+    thread); ``ModelStore.add`` then puts the result in the store."""
+    report = progress or (lambda _v: None)
     report("tokenizer")
     tokenizer = Tokenizer.from_spec(weights.tokenizer)
     report("summary")
     summary = summarize(weights)
     report("backend")
     session = make_backend(backend).load(weights, threads)
-    source = getattr(weights, "source", None)
     return LoadedModel(
-        name=model_key(name_or_path, backend),
-        label=model_label(name_or_path),
-        path=str(source) if source else (None if name_or_path in DEFAULT_MODELS else name_or_path),
+        name=name,
+        label=label,
+        path=path,
         backend=backend,
         threads=threads,
         weights=weights,
@@ -148,6 +171,15 @@ class ModelStore(QObject):
             on_progress=lambda step: self.sig_progress.emit(name, str(step)),
         )
         return name
+
+    def add(self, model: LoadedModel) -> None:
+        """Puts a model opened elsewhere (``open_weights``, e.g. the Inspect page's PTQ twin)
+        in the store; one already there under that name is closed and replaced."""
+        old = self._models.get(model.name)
+        if old is not None and old is not model:
+            self.remove(model.name)
+        self._models[model.name] = model
+        self.sig_loaded.emit(model.name)
 
     def is_loading(self, name: str | None = None) -> bool:
         """Whether ``name`` (or any model, when None) is still loading."""

@@ -1,0 +1,188 @@
+"""Benchmark results drawn: grouped bars and a bandwidth roofline.
+
+Kernel records (``bench.kernel_bench.Record``): weight GB/s per backend per shape, for one
+batch size and regime; the roofline puts each case at (weight MB per call, GB/s) under the
+measured streaming-read line. End-to-end records (``bench.e2e_run.E2ERecord``): decode
+tokens/s per case, and (MB read per token, effective GB/s) under the DRAM line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QWidget
+
+from bitnet_studio.ui.charts import BarChart, color, make_plot
+
+Points = dict[str, tuple[list[float], list[float]]]
+
+
+def kernel_bars(
+    records: Sequence[Any], regime: str, batch: int
+) -> tuple[list[str], dict[str, list[float]]]:
+    """(shape names, backend -> weight GB/s per shape) of one regime and batch size (the
+    first thread count measured)."""
+    mine = [r for r in records if r.regime == regime and r.batch == batch]
+    if mine:
+        mine = [r for r in mine if r.threads == mine[0].threads]
+    shapes = list(dict.fromkeys(f"{r.rows}x{r.cols}" for r in mine))
+    series: dict[str, list[float]] = {}
+    for r in mine:
+        vals = series.setdefault(r.backend, [np.nan] * len(shapes))
+        vals[shapes.index(f"{r.rows}x{r.cols}")] = r.weight_gbps
+    return shapes, series
+
+
+def kernel_roofline(records: Sequence[Any], regime: str, batch: int) -> tuple[Points, dict]:
+    """(backend -> (weight MB per call, GB/s), {"read N thr": GB/s})."""
+    pts: Points = {}
+    roofs: dict[str, float] = {}
+    for r in records:
+        if r.regime != regime or r.batch != batch:
+            continue
+        xs, ys = pts.setdefault(r.backend, ([], []))
+        xs.append(r.weight_bytes / 1e6)
+        ys.append(r.weight_gbps)
+        roofs[f"read, {r.threads} thr: {r.bandwidth_gbps:.1f} GB/s"] = r.bandwidth_gbps
+    return pts, roofs
+
+
+def e2e_bars(records: Sequence[Any]) -> tuple[list[str], dict[str, list[float]]]:
+    """(model @ threads, case -> decode tokens/s)."""
+    groups = list(dict.fromkeys(f"{r.model} @{r.threads}t" for r in records))
+    series: dict[str, list[float]] = {}
+    for r in records:
+        vals = series.setdefault(r.case or r.backend, [np.nan] * len(groups))
+        vals[groups.index(f"{r.model} @{r.threads}t")] = r.decode_tps
+    return groups, series
+
+
+def e2e_roofline(records: Sequence[Any]) -> tuple[Points, dict]:
+    """(case -> (MB read per token, effective GB/s), {"DRAM N thr": GB/s})."""
+    pts: Points = {}
+    roofs: dict[str, float] = {}
+    for r in records:
+        xs, ys = pts.setdefault(r.case or r.backend, ([], []))
+        xs.append(r.bytes_per_token / 1e6)
+        ys.append(r.effective_gbps)
+        roofs[f"DRAM, {r.threads} thr: {r.dram_gbps:.1f} GB/s"] = r.dram_gbps
+    return pts, roofs
+
+
+class RooflinePlot(QWidget):
+    """Scatter per series on a log x axis under horizontal bandwidth lines."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        from PySide6.QtWidgets import QVBoxLayout
+
+        self.plot = make_plot(title, "GB/s", "MB of weights")
+        self.plot.getPlotItem().setLogMode(x=True, y=False)
+        self._legend = self.plot.getPlotItem().addLegend(offset=(-10, -10), labelTextColor="#222")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.plot)
+        self._items: list[pg.GraphicsObject] = []
+        self.points: Points = {}
+        self.roofs: dict[str, float] = {}
+
+    def set_data(self, points: Points, roofs: Mapping[str, float], xlabel: str) -> None:
+        item = self.plot.getPlotItem()
+        for it in self._items:
+            item.removeItem(it)
+        self._items.clear()
+        self._legend.clear()
+        self.points, self.roofs = dict(points), dict(roofs)
+        item.setLabel("bottom", xlabel, color="#333")
+        for j, (name, (xs, ys)) in enumerate(self.points.items()):
+            sc = pg.PlotDataItem(
+                xs, ys, pen=None, symbol="o", symbolSize=10, symbolBrush=color(j), symbolPen=None
+            )
+            item.addItem(sc)
+            self._legend.addItem(sc, name)
+            self._items.append(sc)
+        for k, (label, v) in enumerate(self.roofs.items()):
+            line = pg.InfiniteLine(
+                pos=v,
+                angle=0,
+                pen=pg.mkPen("#c00", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
+                label=label,
+                labelOpts={
+                    "position": 0.05 + 0.3 * k,
+                    "color": "#c00",
+                    "anchors": [(0, 1), (0, 1)],
+                },
+            )
+            item.addItem(line)
+            self._items.append(line)
+        tops = [max(ys, default=0.0) for _, ys in self.points.values()] + list(roofs.values())
+        top = max(tops, default=0.0)
+        item.setYRange(0, top * 1.15 if top > 0 else 1.0, padding=0)
+        item.enableAutoRange(axis="x")
+
+
+class BenchResultsView(QWidget):
+    """Bars and roofline of the last benchmark; kernel results get regime/batch pickers."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bars = BarChart("", "GB/s")
+        self.roofline = RooflinePlot("roofline")
+        self.regime = QComboBox()
+        self.batch = QComboBox()
+        for combo in (self.regime, self.batch):
+            combo.currentIndexChanged.connect(self._redraw)
+        self.pickers = QWidget()
+        row = QHBoxLayout(self.pickers)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("regime"))
+        row.addWidget(self.regime)
+        row.addWidget(QLabel("batch"))
+        row.addWidget(self.batch)
+        row.addStretch(1)
+        self.pickers.hide()
+        lay = QGridLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.pickers, 0, 0, 1, 2)
+        lay.addWidget(self.bars, 1, 0)
+        lay.addWidget(self.roofline, 1, 1)
+        self.kind = ""
+        self.records: list[Any] = []
+
+    def show_records(self, kind: str, records: Sequence[Any]) -> None:
+        """``kind`` is "kernels" or "e2e"."""
+        self.kind, self.records = kind, list(records)
+        if kind == "kernels":
+            for combo, values in (
+                (self.regime, dict.fromkeys(r.regime for r in records)),
+                (self.batch, dict.fromkeys(str(r.batch) for r in records)),
+            ):
+                combo.blockSignals(True)
+                keep = combo.currentText()
+                combo.clear()
+                combo.addItems(list(values))
+                if keep in values:
+                    combo.setCurrentText(keep)
+                combo.blockSignals(False)
+        self.pickers.setVisible(kind == "kernels")
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self.kind == "kernels":
+            regime, batch = self.regime.currentText(), int(self.batch.currentText() or 1)
+            cats, series = kernel_bars(self.records, regime, batch)
+            title = f"weight GB/s per shape ({regime}, batch {batch})"
+            pts, roofs = kernel_roofline(self.records, regime, batch)
+            self.bars.plot.getPlotItem().setLabel("left", "GB/s", color="#333")
+            self.roofline.set_data(pts, roofs, "MB of weights per call")
+        else:
+            cats, series = e2e_bars(self.records)
+            title = "decode tokens/s"
+            pts, roofs = e2e_roofline(self.records)
+            self.bars.plot.getPlotItem().setLabel("left", "tokens/s", color="#333")
+            self.roofline.set_data(pts, roofs, "MB read per token")
+        self.bars.set_data(cats, series)
+        self.bars.plot.setTitle(title, color="#222", size="10pt")

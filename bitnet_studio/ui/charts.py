@@ -1,0 +1,187 @@
+"""Small pyqtgraph charts shared by the Inspect and Measure pages.
+
+* :class:`HistogramPlot` -- a float histogram (bars over bin edges) or the three ternary
+  spikes with the share of -1, 0, +1 written on them;
+* :class:`BarChart` -- grouped bars over named categories, one colour per series.
+
+Both keep the numbers they drew as attributes, so tests (and tooltips) can read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def make_plot(
+    title: str, left: str = "", bottom: str = "", left_units: str | None = None
+) -> pg.PlotWidget:
+    """A white-background plot with a small title and labelled axes (``left_units``: SI
+    units the left axis scales with a prefix, e.g. "B" -> kB, MB)."""
+    w = pg.PlotWidget(background="w")
+    w.setTitle(title, color="#222", size="10pt")
+    item = w.getPlotItem()
+    for side, text in (("left", left), ("bottom", bottom)):
+        axis = item.getAxis(side)
+        axis.setPen("#555")
+        axis.setTextPen("#333")
+        if text:
+            units = left_units if side == "left" else None
+            item.setLabel(side, text, units=units, color="#333")
+    item.showGrid(x=False, y=True, alpha=0.2)
+    w.setMinimumSize(220, 160)
+    return w
+
+
+class HistogramPlot(QWidget):
+    """One histogram; :meth:`show_histogram` replaces what it draws.
+
+    ``counts``/``edges`` hold the data drawn; the bars' heights are percent of all values.
+    """
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = make_plot(title, "% of values", "value")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.plot)
+        self._bars = pg.BarGraphItem(x0=[], x1=[], height=[], brush=color(0), pen=None)
+        self.plot.addItem(self._bars)
+        self._labels = [pg.TextItem(anchor=(0.5, 1.0), color="#222") for _ in range(3)]
+        for t in self._labels:
+            self.plot.addItem(t)
+            t.hide()
+        self.counts = np.zeros(0, np.int64)
+        self.edges = np.zeros(0)
+        self.ternary = False
+
+    def show_histogram(self, counts: np.ndarray, edges: np.ndarray, ternary: bool) -> None:
+        counts = np.asarray(counts, np.int64)
+        edges = np.asarray(edges, np.float64)
+        self.counts, self.edges, self.ternary = counts, edges, ternary
+        share = 100.0 * counts / max(1, int(counts.sum()))
+        x0, x1 = edges[:-1], edges[1:]
+        if ternary:  # three spikes with a gap between them
+            pad = 0.15 * (x1 - x0)
+            x0, x1 = x0 + pad, x1 - pad
+        brush = color(1) if ternary else color(0)
+        self._bars.setOpts(x0=x0, x1=x1, height=share, brush=brush, pen=None)
+        for i, t in enumerate(self._labels):
+            if ternary and i < len(share):
+                code = ("-1", "0", "+1")[i]
+                t.setHtml(f"<div align='center'>{code}<br>{share[i]:.1f}%</div>")
+                t.textItem.setTextWidth(58)
+                t.setPos(float((edges[i] + edges[i + 1]) / 2), float(share[i]))
+                t.show()
+            else:
+                t.hide()
+        item = self.plot.getPlotItem()
+        top = float(share.max()) if share.size else 1.0
+        item.setYRange(0, top * (1.3 if ternary else 1.05), padding=0)
+        if edges.size:
+            item.setXRange(float(edges[0]), float(edges[-1]), padding=0.02)
+
+    def clear(self) -> None:
+        self.show_histogram(np.zeros(0, np.int64), np.zeros(1), False)
+
+
+class BarChart(QWidget):
+    """Grouped bars: ``categories`` along x, one bar per series in each group.
+
+    ``values`` holds what was drawn (series -> list aligned with ``categories``, NaN for a
+    missing bar). ``hline`` draws horizontal reference lines (e.g. a bandwidth roof).
+    """
+
+    def __init__(
+        self,
+        title: str,
+        left: str = "",
+        left_units: str | None = None,
+        value_format: Callable[[float], str] = "{:.3g}".format,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.plot = make_plot(title, left, "", left_units)
+        self.value_format = value_format  # a single series gets its values written on it
+        self._legend = self.plot.getPlotItem().addLegend(offset=(-10, 10), labelTextColor="#222")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.plot)
+        self._items: list[pg.GraphicsObject] = []
+        self.categories: list[str] = []
+        self.values: dict[str, list[float]] = {}
+
+    def set_data(
+        self,
+        categories: Sequence[str],
+        series: Mapping[str, Sequence[float]],
+        hlines: Mapping[str, float] | None = None,
+    ) -> None:
+        """Redraws (results arrive rarely, so the items are rebuilt; live plots do not)."""
+        item = self.plot.getPlotItem()
+        for it in self._items:
+            item.removeItem(it)
+        self._items.clear()
+        self._legend.clear()
+        self.categories = list(categories)
+        self.values = {k: [float(v) for v in vs] for k, vs in series.items()}
+        n = max(1, len(self.values))
+        width = 0.8 / n
+        top = 0.0
+        for j, (name, vals) in enumerate(self.values.items()):
+            y = np.asarray(vals, np.float64)
+            ok = np.isfinite(y)
+            x = np.arange(len(y)) - 0.4 + width * (j + 0.5)
+            bars = pg.BarGraphItem(
+                x=x[ok], height=y[ok], width=width * 0.92, brush=color(j), pen=None
+            )
+            item.addItem(bars)
+            self._items.append(bars)
+            if n > 1 or name:
+                self._legend.addItem(bars, name)
+            else:
+                for xi, yi in zip(x[ok], y[ok], strict=True):
+                    text = pg.TextItem(self.value_format(yi), color="#222", anchor=(0.5, 1))
+                    text.setPos(float(xi), float(yi))
+                    item.addItem(text)
+                    self._items.append(text)
+            top = max(top, float(np.max(y[ok], initial=0.0)))
+        for k, (label, v) in enumerate((hlines or {}).items()):
+            line = pg.InfiniteLine(
+                pos=v,
+                angle=0,
+                pen=pg.mkPen("#c00", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
+                label=label,
+                labelOpts={
+                    "position": 0.1 + 0.25 * k,
+                    "color": "#c00",
+                    "anchors": [(0, 1), (0, 1)],
+                },
+            )
+            item.addItem(line)
+            self._items.append(line)
+            top = max(top, float(v))
+        ticks = [(i, c) for i, c in enumerate(self.categories)]
+        item.getAxis("bottom").setTicks([ticks])
+        item.setXRange(-0.6, max(0.6, len(self.categories) - 0.4), padding=0)
+        item.setYRange(0, top * 1.15 if top > 0 else 1.0, padding=0)
