@@ -46,14 +46,14 @@ const PathKernels* initial_path() {
 
 std::atomic<const PathKernels*> g_active{nullptr};
 
-// Rows per task. Below ~96 KiB of weight traffic (times the batch) a task is cheaper to
-// run than to hand to a second thread: a 576x576 ternary GEMV takes ~3 us on one core,
-// about what waking and joining a worker costs, and far less than a worker that is
-// descheduled on a busy machine. Larger matrices get up to 4 tasks per thread (the
-// dynamic hand-out evens out a slower core), balanced and a multiple of 16 rows so
-// that the SIMD paths work on whole row groups.
+// Rows per task. A task below ~256 KiB of weight traffic (times the batch; ~7 us on
+// one core) is cheaper to run than to hand to a second thread: waking a worker costs
+// microseconds, and on a busy machine a descheduled worker costs far more (measured
+// here: 576x1536 ternary GEMV 6.5 us on one thread vs 10 us split in two). Larger
+// matrices get up to 4 tasks per thread (the dynamic hand-out evens out a slower
+// core), balanced and a multiple of 16 rows so SIMD paths work on whole row groups.
 size_t rows_per_task(size_t rows, size_t bytes_per_row, size_t batch) {
-  constexpr size_t kMinTaskBytes = 96 * 1024;
+  constexpr size_t kMinTaskBytes = 256 * 1024;
   const size_t t = static_cast<size_t>(get_threads());
   const size_t work = rows * std::max<size_t>(1, bytes_per_row) * std::max<size_t>(1, batch);
   const size_t tasks = std::max<size_t>(1, std::min(t * 4, work / kMinTaskBytes));

@@ -44,27 +44,38 @@ class Pool {
     }
     std::lock_guard<std::mutex> run_lock(run_mutex_);  // one job at a time
     in_job_ = true;
-    fn_ = &fn;
-    n_tasks_ = n_tasks;
-    next_.store(0, std::memory_order_relaxed);
-    active_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    auto job = std::make_shared<Job>();
+    job->fn = &fn;
+    job->n_tasks = n_tasks;
+    std::atomic_store_explicit(&job_, job, std::memory_order_release);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
-    drain();
-    while (active_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
-    fn_ = nullptr;
+    drain(*job);
+    // Wait for the tasks, not for the workers: a worker that has not woken up yet (or
+    // was descheduled on a busy machine) must not hold up a job the caller already
+    // finished alone. A late worker finds every task taken and never touches fn.
+    while (job->done.load(std::memory_order_acquire) != n_tasks) std::this_thread::yield();
     in_job_ = false;
   }
 
  private:
-  void drain() {
+  // One parallel_for call. Shared-owned so that a worker that picks it up late can still
+  // look at its counters after the caller has returned.
+  struct Job {
+    const std::function<void(size_t)>* fn = nullptr;
+    size_t n_tasks = 0;
+    std::atomic<size_t> next{0}, done{0};
+  };
+
+  static void drain(Job& job) {
     for (;;) {
-      size_t t = next_.fetch_add(1, std::memory_order_relaxed);
-      if (t >= n_tasks_) break;
-      (*fn_)(t);
+      const size_t t = job.next.fetch_add(1, std::memory_order_relaxed);
+      if (t >= job.n_tasks) break;
+      (*job.fn)(t);
+      job.done.fetch_add(1, std::memory_order_release);
     }
   }
 
@@ -81,8 +92,7 @@ class Pool {
       }
       if (stop_.load()) return;
       seen = generation_.load(std::memory_order_acquire);
-      drain();
-      active_.fetch_sub(1, std::memory_order_acq_rel);
+      if (std::shared_ptr<Job> job = std::atomic_load_explicit(&job_, std::memory_order_acquire)) drain(*job);
     }
   }
 
@@ -101,10 +111,7 @@ class Pool {
   std::condition_variable cv_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
-  std::atomic<size_t> next_{0};
-  std::atomic<int> active_{0};
-  size_t n_tasks_ = 0;
-  const std::function<void(size_t)>* fn_ = nullptr;
+  std::shared_ptr<Job> job_;  // the latest job; accessed with std::atomic_load/store
   static thread_local bool in_job_;
 };
 
