@@ -91,6 +91,8 @@ class ChatPane(QFrame):
 
     sig_finished = Signal(int)
     """pane index: a generation ended (done, stopped or failed)."""
+    sig_metrics = Signal(str, float, float)
+    """model name, decode tokens/s, resident MB: live while a generation streams."""
 
     def __init__(self, store: ModelStore, index: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -306,13 +308,21 @@ class ChatPane(QFrame):
             self.metrics.setText(
                 self._metrics_text(done.ttft_ms, done.prefill_tps, done.decode_tps, done.rss_mb)
             )
+            self._report(done.decode_tps, done.rss_mb)
         elif sink.t_first is not None:
             n = len(turn.tokens)
             ttft = 1000.0 * (sink.t_first - sink.t_start)
             dec = (n - 1) / (now - sink.t_first) if n > 1 and now > sink.t_first else 0.0
             pre = sink.prompt_tokens / max(1e-9, sink.t_first - sink.t_start)
             self.metrics.setText(self._metrics_text(ttft, pre, dec, self._rss))
+            if dec > 0:
+                self._report(dec, self._rss)
         return bool(new) or done is not None
+
+    def _report(self, decode_tps: float, rss: float) -> None:
+        m = self.model()
+        if m is not None:
+            self.sig_metrics.emit(m.name, float(decode_tps), float(rss))
 
     def _metrics_text(self, ttft: float, pre: float, dec: float, rss: float) -> str:
         n = len(self.turns[-1].tokens) if self.turns else 0

@@ -45,6 +45,8 @@ class ComparePage(QWidget):
 
     sig_busy_changed = Signal(bool)
     """True when the first pane starts, False when the last one ends."""
+    sig_metrics = Signal(str, float, float)
+    """model name, decode tokens/s, resident MB, relayed from every pane (for Measure)."""
 
     def __init__(self, store: ModelStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -118,6 +120,7 @@ class ComparePage(QWidget):
             return None
         pane = ChatPane(self.store, len(self.panes))
         pane.sig_finished.connect(self._on_pane_finished)
+        pane.sig_metrics.connect(self.sig_metrics)
         self.panes.append(pane)
         self.pane_split.addWidget(pane)
         self.add_button.setEnabled(len(self.panes) < MAX_PANES)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -14,13 +13,14 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QTabWidget,
-    QWidget,
 )
 
 from bitnet_studio import kernels
 from bitnet_studio.ui import workers
 from bitnet_studio.ui.compare_page import ComparePage
 from bitnet_studio.ui.dialogs import show_about, show_error
+from bitnet_studio.ui.inspect_page import InspectPage
+from bitnet_studio.ui.measure_page import MeasurePage
 from bitnet_studio.ui.model_store import ModelStore
 from bitnet_studio.ui.settings import Settings
 
@@ -33,22 +33,6 @@ def kernel_line() -> str:
     info = kernels.info()
     forced = " (forced)" if info.get("forced_by_env") else ""
     return f"kernels: {info['path']}{forced} · {info['threads']} threads"
-
-
-def _page(module: str, cls: str, title: str, store: ModelStore) -> QWidget:
-    """A colleague's page if it imports and builds, a clear placeholder otherwise."""
-    try:
-        mod = __import__(f"bitnet_studio.ui.{module}", fromlist=[cls])
-        page: QWidget = getattr(mod, cls)(store)
-        return page
-    except ImportError:
-        text = f"{title} is coming in a later version."
-    except Exception as e:  # a broken page must not take the app down
-        text = f"{title} could not start: {type(e).__name__}: {e}"
-    label = QLabel(text)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setWordWrap(True)
-    return label
 
 
 class MainWindow(QMainWindow):
@@ -74,8 +58,11 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.compare, "Compare")
-        self.tabs.addTab(_page("inspect_page", "InspectPage", "Inspect", self.store), "Inspect")
-        self.tabs.addTab(_page("measure_page", "MeasurePage", "Measure", self.store), "Measure")
+        self.inspect = InspectPage(self.store)
+        self.measure = MeasurePage(self.store)
+        self.tabs.addTab(self.inspect, "Inspect")
+        self.tabs.addTab(self.measure, "Measure")
+        self.compare.sig_metrics.connect(self.measure.record)
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self._build_status()
@@ -201,6 +188,8 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_s: float = 30.0) -> bool:
         """Stops every generation, waits for every worker, closes the models."""
         self.compare.stop()
+        self.inspect.shutdown(timeout_s)
+        self.measure.shutdown(timeout_s)
         ok = workers.join_all(timeout_s)
         self.compare.timer.stop()
         if ok:

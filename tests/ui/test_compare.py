@@ -146,3 +146,15 @@ def test_shading_follows_probability() -> None:
     assert shade(1.0).alpha() == 0
     assert shade(0.01).alpha() > shade(0.5).alpha() > 0
     assert TokenRecord(1, "x", 0.0, []).p == 1.0
+
+
+@pytest.mark.timeout(120)
+def test_generation_feeds_the_live_plots(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """Compare reports each pane's decode speed to Measure while it streams."""
+    live = window.measure.live
+    names = [p.model().name for p in window.compare.panes]
+    assert window.compare.send("the quick brown fox")
+    wait_idle(qtbot, window)
+    with live._lock:
+        latest = {n: live._latest[n].tps for n in names if n in live._latest}
+    assert set(latest) == set(names) and all(v > 0 for v in latest.values())
