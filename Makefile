@@ -2,7 +2,7 @@
 .PHONY: run test selftest env
 
 run:
-	@bash scripts/run.sh
+	@bash scripts/run.sh $(ARGS)
 
 test:
 	@bash scripts/test.sh
