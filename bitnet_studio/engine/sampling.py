@@ -64,16 +64,28 @@ def apply_repetition_penalty(
     return out
 
 
+def top_indices(values: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` largest values, largest first, ties by lower id (as a stable
+    sort of the whole array would give), without sorting a 128k vocabulary per token."""
+    n = min(n, values.size)
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if n < values.size:
+        kth = values[np.argpartition(-values, n - 1)[n - 1]]
+        cand = np.flatnonzero(values >= kth)  # every tie of the n-th value competes by id
+    else:
+        cand = np.arange(values.size)
+    return cand[np.lexsort((cand, -values[cand]))][:n]
+
+
 def filter_probs(probs: np.ndarray, top_k: int, top_p: float, min_p: float) -> np.ndarray:
     """Zeroes the tokens top-k, top-p and min-p remove (in that order); renormalises."""
-    order = np.argsort(-probs, kind="stable")  # most likely first, ties by id
+    # most likely first, ties by id; with top-k only the k best need ordering
+    order = top_indices(probs, top_k) if top_k > 0 else np.argsort(-probs, kind="stable")
     p = probs[order]
     keep = np.ones_like(p, dtype=bool)
-    if top_k > 0:
-        keep[top_k:] = False
     if top_p < 1.0:
-        q = np.where(keep, p, 0.0)
-        q = q / q.sum()
+        q = p / p.sum()
         # Keep every token whose preceding mass is still below top_p (always the first).
         before = np.cumsum(q) - q
         keep &= before < top_p
@@ -95,7 +107,7 @@ class Sampler:
         prm = self.params
         raw = np.asarray(logits, dtype=np.float32).reshape(-1)
         raw_p = softmax(raw)
-        top = np.argsort(-raw_p, kind="stable")[: prm.n_top]
+        top = top_indices(raw_p, prm.n_top)
         alternatives = [(int(i), float(raw_p[i])) for i in top]
 
         recent = history[-prm.repeat_last_n :] if prm.repeat_last_n > 0 else history
