@@ -77,11 +77,12 @@ def test_greedy_tokens_agree_across_backends(
                 "--raw",
                 "--greedy",
                 "--max-tokens",
-                "8",
+                "16",
                 "--json",
             ]
         )
         ids[backend] = _json_lines(capsys.readouterr().out)[-1]["ids"]
+    assert len(ids["torch"]) == 16  # no early EOS: all 16 greedy steps are compared
     assert ids["torch"] == ids["native"] == ids["llamacpp"]
 
 
