@@ -23,16 +23,19 @@ class Storage:
     notes: list[str] = field(default_factory=list)
 
 
-def session_storage(session: Any, backend: str, linear_type: str, config: Any) -> Storage:
+def session_storage(
+    session: Any, backend: str, linear_type: str, config: Any, head_kind: str | None = None
+) -> Storage:
     """From a native or torch session's ``memory()`` (native stores dense weights as fp16
-    here, torch as float32)."""
+    here, torch as float32; ``head_kind`` names a head stored apart, e.g. "i8")."""
     tied = bool(config.tie_word_embeddings)
     mem = session.memory()
     linears = int(mem.get("attention", 0)) + int(mem.get("mlp", 0))
     head = int(mem.get("head", 0)) or (int(mem.get("embeddings", 0)) if tied else 0)
     weights = sum(int(mem.get(k, 0)) for k in ("embeddings", "attention", "mlp", "norms", "head"))
     dense = "F32" if backend == "torch" else "F16"
-    return Storage(weights, linears + head, linear_type, dense, dense)
+    head_type = head_kind.upper() if head_kind else dense
+    return Storage(weights, linears + head, linear_type, dense, head_type)
 
 
 _LINEAR_GGUF = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
