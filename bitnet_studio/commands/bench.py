@@ -1,4 +1,4 @@
-"""``bitnet-studio bench kernels|e2e``: benchmarks that print tables (and optionally JSON)."""
+"""``bitnet-studio bench kernels|e2e|ui``: benchmarks that print tables (and optionally JSON)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import importlib
 # (subcommand, module in bitnet_studio.bench, help)
 SUITES = [
     ("kernels", "kernels", "time ternary / fp16 / fp32 kernels against torch, cold and warm"),
-    ("e2e", "e2e", "generate the same workload with every backend: tokens/s, GB/s, % of DRAM"),
+    ("e2e", "e2e", "generate the same workload with every backend: tokens/s, GB/s, share of DRAM"),
+    ("ui", "ui_responsiveness", "window-up time and GUI stalls while Compare panes generate"),
 ]
 
 

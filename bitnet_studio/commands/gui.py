@@ -27,6 +27,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="native")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--timeout", type=float, default=300.0, help="seconds a scripted run may take")
+    p.add_argument(
+        "--size", type=_size, default=None, metavar="WxH", help="window size, e.g. 1440x900"
+    )
+    p.add_argument(
+        "--bench",
+        choices=("quick", "full"),
+        default=None,
+        help="with --screenshot: run this kernel benchmark on Measure first",
+    )
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive size, got {text!r}")
+    return w, h
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         screenshot=args.screenshot,
         prompt=args.prompt,
         timeout_s=args.timeout,
+        size=args.size,
+        bench=args.bench,
     )
 
 

@@ -49,25 +49,34 @@ def run_gui(
     screenshot: str | None = None,
     prompt: str | None = None,
     timeout_s: float = 300.0,
+    size: tuple[int, int] | None = None,
+    bench: str | None = None,
 ) -> int:
-    """Opens the main window; with ``screenshot`` runs the scripted session and exits."""
+    """Opens the main window; with ``screenshot`` runs the scripted session and exits.
+
+    ``size``: the window's (width, height); ``bench``: with ``screenshot``, the Measure
+    benchmark to run first (``"quick"``: the quick kernel benchmark)."""
     if page not in PAGES:
         raise StudioError(page, f"unknown page (expected one of {', '.join(PAGES)})")
     app = make_app()
     window = MainWindow(models=models, backend=backend, threads=threads)
     window.show_page(page)
+    if size is not None:
+        window.resize(*size)
     window.show()
     if screenshot is None:
         return int(app.exec())
     try:
-        return _screenshot(window, screenshot, prompt, len(models), timeout_s)
+        return _screenshot(window, screenshot, prompt, len(models), timeout_s, bench)
     finally:
         window.close()
         window.deleteLater()
         QCoreApplication.processEvents()
 
 
-def _screenshot(window: MainWindow, path: str, prompt: str | None, n: int, timeout_s: float) -> int:
+def _screenshot(
+    window: MainWindow, path: str, prompt: str | None, n: int, timeout_s: float, bench: str | None
+) -> int:
     store = window.store
     if not wait_until(lambda: not store.is_loading(), timeout_s):
         raise StudioError(path, f"models still loading after {timeout_s:.0f} s")
@@ -79,6 +88,20 @@ def _screenshot(window: MainWindow, path: str, prompt: str | None, n: int, timeo
         if not wait_until(lambda: not window.compare.is_busy(), timeout_s):
             window.compare.stop()
             raise StudioError(path, f"generation still running after {timeout_s:.0f} s")
+    if window.tabs.currentWidget() is window.inspect and store.models():
+        # Show the last pane's model (the ternary one of the default pair) and its tensor.
+        window.inspect.select_model(store.models()[-1].name)
+        wait_until(lambda: not window.inspect.busy(), timeout_s)
+    if bench:
+        label = f"kernels ({bench})"
+        if label not in window.measure.kinds:
+            raise StudioError(
+                bench, f"unknown benchmark (expected one of {list(window.measure.kinds)})"
+            )
+        window.measure.run_benchmark(label)
+        if not wait_until(lambda: not window.measure.running(), timeout_s):
+            window.measure.cancel_benchmark()
+            raise StudioError(path, f"the benchmark still running after {timeout_s:.0f} s")
     wait_until(lambda: False, 0.2)  # let the last layout and paint happen
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

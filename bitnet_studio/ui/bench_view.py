@@ -81,6 +81,9 @@ class RooflinePlot(QWidget):
 
         self.plot = make_plot(title, "GB/s", "MB of weights")
         self.plot.getPlotItem().setLogMode(x=True, y=False)
+        bottom = self.plot.getPlotItem().getAxis("bottom")
+        bottom.enableAutoSIPrefix(False)  # MB stay MB, not "x0.001"
+        bottom.setStyle(maxTextLevel=1)  # no labels on minor log ticks (they overlap)
         self._legend = self.plot.getPlotItem().addLegend(offset=(-10, -10), labelTextColor="#222")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)

@@ -172,7 +172,7 @@ class InspectPage(QWidget):
         split.addWidget(self.tree)
         split.addWidget(self.tabs)
         split.setStretchFactor(1, 1)
-        split.setSizes([320, 900])
+        split.setSizes([400, 900])
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(split, 1)

@@ -29,7 +29,7 @@ class TensorTree(QTreeWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setHeaderLabels(["tensor", "shape", "type"])
-        self.setColumnWidth(0, 170)
+        self.setColumnWidth(0, 190)
         self.setColumnWidth(1, 80)
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
