@@ -19,6 +19,7 @@ from bitnet_studio import kernels
 from bitnet_studio.ui import workers
 from bitnet_studio.ui.compare_page import ComparePage
 from bitnet_studio.ui.dialogs import show_about, show_error
+from bitnet_studio.ui.get_models_dialog import GetModelsDialog
 from bitnet_studio.ui.inspect_page import InspectPage
 from bitnet_studio.ui.measure_page import MeasurePage
 from bitnet_studio.ui.model_store import ModelStore
@@ -90,12 +91,15 @@ class MainWindow(QMainWindow):
         open_action.triggered.connect(self.open_dialog)
         open_folder = QAction("Open Hugging Face &folder…", self)
         open_folder.triggered.connect(self.open_folder_dialog)
+        get_models = QAction("&Get models…", self)
+        get_models.triggered.connect(self.get_models_dialog)
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(open_action)
         file_menu.addAction(open_folder)
+        file_menu.addAction(get_models)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -145,6 +149,15 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Open Hugging Face model folder")
         if path:
             self.open_model(path)
+
+    def get_models_dialog(self) -> GetModelsDialog:
+        """File > Get models…: download catalog models from the hub, open them here."""
+        found = self.findChildren(GetModelsDialog)  # one dialog, reused
+        dialog = found[0] if found else GetModelsDialog(self.store, self, None, self.backend)
+        dialog.threads = self.threads
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def _on_loading(self, name: str) -> None:
         self.load_bar.setVisible(True)
