@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from bitnet_studio.errors import StudioError
 from bitnet_studio.ui.main_window import DEFAULT_MODELS, PAGES, MainWindow
+from bitnet_studio.ui.theme import follow_system
 
 FONTS_DIR = Path(__file__).resolve().parents[2] / "resources" / "fonts"
 
@@ -22,8 +23,11 @@ def make_app() -> QApplication:
     app = QApplication.instance()
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
-    app.setApplicationName("BitNet Studio")
-    app.setOrganizationName("BitNet Studio")
+    if not app.property("bitnet_themed"):
+        app.setApplicationName("BitNet Studio")
+        app.setOrganizationName("BitNet Studio")
+        follow_system(app)
+        app.setProperty("bitnet_themed", True)
     if FONTS_DIR.is_dir():
         for font in sorted(FONTS_DIR.glob("*.ttf")):
             QFontDatabase.addApplicationFont(str(font))
