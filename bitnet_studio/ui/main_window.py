@@ -22,6 +22,7 @@ from bitnet_studio.ui.dialogs import show_about, show_error
 from bitnet_studio.ui.get_models_dialog import GetModelsDialog
 from bitnet_studio.ui.inspect_page import InspectPage
 from bitnet_studio.ui.measure_page import MeasurePage
+from bitnet_studio.ui.model_manager import ModelManagerDialog
 from bitnet_studio.ui.model_store import ModelStore
 from bitnet_studio.ui.settings import Settings
 
@@ -93,6 +94,8 @@ class MainWindow(QMainWindow):
         open_folder.triggered.connect(self.open_folder_dialog)
         get_models = QAction("&Get models…", self)
         get_models.triggered.connect(self.get_models_dialog)
+        manage = QAction("&Models…", self, shortcut=QKeySequence("Ctrl+M"))
+        manage.triggered.connect(self.model_manager)
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
@@ -100,6 +103,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(open_action)
         file_menu.addAction(open_folder)
         file_menu.addAction(get_models)
+        file_menu.addAction(manage)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -155,6 +159,15 @@ class MainWindow(QMainWindow):
         found = self.findChildren(GetModelsDialog)  # one dialog, reused
         dialog = found[0] if found else GetModelsDialog(self.store, self, None, self.backend)
         dialog.threads = self.threads
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def model_manager(self) -> ModelManagerDialog:
+        """File > Models…: facts of every loaded model; reopen one on another backend."""
+        found = self.findChildren(ModelManagerDialog)
+        dialog = found[0] if found else ModelManagerDialog(self.store, self)
+        dialog.refresh()
         dialog.show()
         dialog.raise_()
         return dialog
