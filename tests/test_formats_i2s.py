@@ -19,6 +19,7 @@ from bitnet_studio.formats.gguf_parse import open_gguf
 from bitnet_studio.models.random_model import random_model, tiny_config
 from bitnet_studio.models.weights import TernaryTensor
 from bitnet_studio.quant import i2_s
+from tests.test_formats_gguf import _copy_kv
 
 I2_S_TYPE = 36
 # 128-weight I2_S blocks need rows of a multiple of 128
@@ -31,16 +32,7 @@ def _with_i2s(src: Path, dst: Path, name: str, codes: np.ndarray, scale: float) 
     for key, value in f.metadata.items():
         if key.startswith("GGUF.") or key == "general.architecture":
             continue
-        if isinstance(value, list):
-            w.add_array(key, value)
-        elif isinstance(value, bool):
-            w.add_bool(key, value)
-        elif isinstance(value, int):
-            w.add_uint32(key, value)
-        elif isinstance(value, float):
-            w.add_float32(key, value)
-        else:
-            w.add_string(key, str(value))
+        _copy_kv(w, key, value, f)
     for t in f.tensors.values():
         if t.name == name:
             raw = i2_s.pack(codes, scale)

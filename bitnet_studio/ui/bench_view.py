@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QWidget
 
-from bitnet_studio.ui.charts import BarChart, color, make_plot
+from bitnet_studio.ui.charts import BarChart, color, make_plot, reference_line
 
 Points = dict[str, tuple[list[float], list[float]]]
 
@@ -108,17 +108,7 @@ class RooflinePlot(QWidget):
             self._legend.addItem(sc, name)
             self._items.append(sc)
         for k, (label, v) in enumerate(self.roofs.items()):
-            line = pg.InfiniteLine(
-                pos=v,
-                angle=0,
-                pen=pg.mkPen("#c00", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
-                label=label,
-                labelOpts={
-                    "position": 0.05 + 0.3 * k,
-                    "color": "#c00",
-                    "anchors": [(0, 1), (0, 1)],
-                },
-            )
+            line = reference_line(v, label, 0.05 + 0.3 * k)
             item.addItem(line)
             self._items.append(line)
         tops = [max(ys, default=0.0) for _, ys in self.points.values()] + list(roofs.values())

@@ -33,6 +33,17 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def reference_line(value: float, label: str, position: float) -> pg.InfiniteLine:
+    """A labelled horizontal dashed red line (a measured bandwidth, a target)."""
+    return pg.InfiniteLine(
+        pos=value,
+        angle=0,
+        pen=pg.mkPen("#c00", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
+        label=label,
+        labelOpts={"position": position, "color": "#c00", "anchors": [(0, 1), (0, 1)]},
+    )
+
+
 def make_plot(
     title: str, left: str = "", bottom: str = "", left_units: str | None = None
 ) -> pg.PlotWidget:
@@ -167,17 +178,7 @@ class BarChart(QWidget):
                     self._items.append(text)
             top = max(top, float(np.max(y[ok], initial=0.0)))
         for k, (label, v) in enumerate((hlines or {}).items()):
-            line = pg.InfiniteLine(
-                pos=v,
-                angle=0,
-                pen=pg.mkPen("#c00", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
-                label=label,
-                labelOpts={
-                    "position": 0.1 + 0.25 * k,
-                    "color": "#c00",
-                    "anchors": [(0, 1), (0, 1)],
-                },
-            )
+            line = reference_line(v, label, 0.1 + 0.25 * k)
             item.addItem(line)
             self._items.append(line)
             top = max(top, float(v))
