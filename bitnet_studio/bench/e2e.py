@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
-import time
 from pathlib import Path
 
 from bitnet_studio.bench.e2e_models import MODELS
 from bitnet_studio.bench.e2e_run import CASES, E2EConfig, E2EResult, quick_config, run_e2e_bench
+from bitnet_studio.bench.output import json_path, print_progress, write_records
 from bitnet_studio.errors import StudioError
 
 
@@ -180,26 +178,11 @@ def table_lines(result: E2EResult) -> list[str]:
     return lines
 
 
-def _progress(done: int, total: int, message: str) -> None:
-    """One updating line on a terminal; plain timestamped lines in a log file."""
-    if sys.stderr.isatty():
-        end = "\n" if done == total else ""
-        sys.stderr.write(f"\r\033[K[{done}/{total}] {message}{end}")
-    else:
-        sys.stderr.write(f"{time.strftime('%H:%M:%S')} [{done}/{total}] {message}\n")
-    sys.stderr.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    out_path = Path(args.json) if args.json else None
-    if out_path is not None and not out_path.parent.is_dir():
-        raise StudioError(out_path, "its folder does not exist")
-    result = run_e2e_bench(cfg, progress=_progress)
+    out_path = json_path(args.json)
+    result = run_e2e_bench(cfg, progress=print_progress)
     for line in table_lines(result):
         print(line)
-    if out_path is not None:
-        records = [dataclasses.asdict(r) for r in result.records]
-        out_path.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
-        print(f"\nwrote {len(records)} records to {out_path}")
+    write_records(out_path, result.records)
     return 0 if result.records or not cfg.backends else 1

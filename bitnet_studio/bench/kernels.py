@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
-from pathlib import Path
 
 from bitnet_studio.bench import report
 from bitnet_studio.bench.backends import BACKENDS
@@ -22,6 +19,7 @@ from bitnet_studio.bench.kernel_bench import (
     quick_config,
     run_kernel_bench,
 )
+from bitnet_studio.bench.output import json_path, print_progress, write_records
 from bitnet_studio.errors import StudioError
 
 
@@ -107,19 +105,10 @@ def config_from_args(args: argparse.Namespace) -> KernelBenchConfig:
     return cfg
 
 
-def _progress(done: int, total: int, message: str) -> None:
-    if sys.stderr.isatty():
-        end = "\n" if done == total else ""
-        sys.stderr.write(f"\r\033[K[{done}/{total}] {message}{end}")
-        sys.stderr.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    out_path = Path(args.json) if args.json else None
-    if out_path is not None and not out_path.parent.is_dir():
-        raise StudioError(out_path, "its folder does not exist")
-    result = run_kernel_bench(cfg, progress=_progress)
+    out_path = json_path(args.json)
+    result = run_kernel_bench(cfg, progress=print_progress)
     for threads, bw in result.bandwidth.items():
         print()
         for line in report.timing_lines(result.records, threads, bw, cfg.shapes):
@@ -127,8 +116,5 @@ def run(args: argparse.Namespace) -> int:
         print()
         for line in report.ratio_lines(result.records, threads):
             print(line)
-    if out_path is not None:
-        records = [dataclasses.asdict(r) for r in result.records]
-        out_path.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
-        print(f"\nwrote {len(records)} records to {out_path}")
+    write_records(out_path, result.records)
     return 0

@@ -15,19 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bitnet_studio.formats.arch_map import LINEARS
 from bitnet_studio.inspect.stats import TensorStats, histogram, tensor_stats
 from bitnet_studio.inspect.summary import kv_cache_bytes
 from bitnet_studio.models.weights import ModelWeights, Tensor, TernaryTensor
 
-PROJECTIONS = (
-    "self_attn.q_proj",
-    "self_attn.k_proj",
-    "self_attn.v_proj",
-    "self_attn.o_proj",
-    "mlp.gate_proj",
-    "mlp.up_proj",
-    "mlp.down_proj",
-)
+PROJECTIONS = LINEARS
 COMPONENTS = ("embeddings", "attention", "mlp", "norms", "head", "kv cache")
 _LAYER = re.compile(r"^layers\.(\d+)\.")
 _CHUNK = 1 << 22
