@@ -29,6 +29,7 @@ from bitnet_studio.quant.tq2_0 import (
     absmax_codes,
     block_scales,
     raw_blocks,
+    scale_blocks,
     ternary_codes,
 )
 
@@ -81,7 +82,4 @@ def quantize(w: np.ndarray) -> np.ndarray:
 
 def dequantize(raw: np.ndarray, cols: int) -> np.ndarray:
     """TQ1_0 bytes -> float32 (rows, cols): ``(trit - 1) * d`` per block, as llama.cpp."""
-    codes, d = unpack(raw, cols)
-    rows, nb = d.shape
-    x = codes.reshape(rows, nb, QK_K).astype(np.float32) * d[..., None]
-    return x.reshape(rows, cols)
+    return scale_blocks(*unpack(raw, cols))

@@ -121,7 +121,11 @@ def quantize(w: np.ndarray) -> np.ndarray:
 
 def dequantize(raw: np.ndarray, cols: int) -> np.ndarray:
     """TQ2_0 bytes -> float32 (rows, cols): ``(code - 1) * d`` per block, as llama.cpp."""
-    codes, d = unpack(raw, cols)
+    return scale_blocks(*unpack(raw, cols))
+
+
+def scale_blocks(codes: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Ternary codes (rows, cols) times their 256-block scales d (rows, cols // 256)."""
     rows, nb = d.shape
     x = codes.reshape(rows, nb, QK_K).astype(np.float32) * d[..., None]
-    return x.reshape(rows, cols)
+    return x.reshape(rows, nb * QK_K)
