@@ -12,10 +12,11 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QApplication
 
 from bitnet_studio.errors import StudioError
+from bitnet_studio.resources import resource_path
 from bitnet_studio.ui.main_window import DEFAULT_MODELS, PAGES, MainWindow
 from bitnet_studio.ui.theme import follow_system
 
-FONTS_DIR = Path(__file__).resolve().parents[2] / "resources" / "fonts"
+FONTS_DIR = resource_path("fonts")
 
 
 def make_app() -> QApplication:
