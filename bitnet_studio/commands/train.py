@@ -1,0 +1,142 @@
+"""``bitnet-studio train --variant {vanilla,b158}``: one recipe, a switch, resumable.
+
+    bitnet-studio train --variant b158 --out runs/b158            # the shipped recipe
+    bitnet-studio train --variant b158 --out runs/b158 --resume   # continue after a stop
+
+Progress goes to stderr; Ctrl+C checkpoints and stops (``--resume`` continues exactly).
+At the end: held-out perplexity and bits per byte, and the model exported as GGUF
+(``--export``, default ``OUT/model.gguf``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from bitnet_studio.errors import StudioError
+from bitnet_studio.train.model import VARIANTS
+
+RECIPES = ("shipped", "lab")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variant", choices=VARIANTS, required=True, help="vanilla or b158 linears")
+    p.add_argument("--out", type=Path, default=None, help="run folder (checkpoint, tokenizer)")
+    p.add_argument("--recipe", choices=RECIPES, default="shipped")
+    p.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
+    p.add_argument("--seed", type=int, default=None, help="override the recipe's seed")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--fresh", action="store_true", help="start over even if --out has a run")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    p.add_argument("--export", type=Path, default=None, help="GGUF to write at the end")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar, only summaries")
+
+
+def default_out(variant: str) -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "bitnet-studio" / "runs" / variant
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from bitnet_studio.train.export import export_gguf
+    from bitnet_studio.train.recipe import LAB, SHIPPED
+    from bitnet_studio.train.tokenizer import train_tokenizer
+    from bitnet_studio.train.trainer import CHECKPOINT, Control, Trainer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out: Path = args.out or default_out(args.variant)
+    exists = (out / CHECKPOINT).is_file()
+    if args.resume:
+        trainer = Trainer.resume(out)
+        if trainer.variant != args.variant:
+            raise StudioError(out, f"this run trains {trainer.variant}, not {args.variant}")
+        if args.steps:
+            trainer.recipe = replace(trainer.recipe, steps=args.steps)
+    else:
+        if exists and not args.fresh:
+            raise StudioError(out, "a run exists here: --resume continues it, --fresh restarts")
+        recipe = SHIPPED if args.recipe == "shipped" else LAB
+        if args.steps:
+            recipe = replace(recipe, steps=args.steps)
+        if args.seed is not None:
+            recipe = replace(recipe, seed=args.seed)
+        print(f"train: tokenizer (BPE, {recipe.shape.vocab_size} tokens)...", file=sys.stderr)
+        trainer = Trainer(
+            args.variant, recipe, train_tokenizer(recipe.shape.vocab_size), out_dir=out
+        )
+    r = trainer.recipe
+    print(
+        f"train: {args.variant}, {trainer.model.n_params() / 1e6:.2f}M parameters, "
+        f"{r.steps} steps x {r.tokens_per_step} tokens, from step {trainer.step}, "
+        f"{torch.get_num_threads()} threads -> {out}",
+        file=sys.stderr,
+    )
+    control = Control()
+    previous = signal.signal(signal.SIGINT, lambda *_: control.request_stop())
+    bar = ProgressBar(enabled=not args.no_progress)
+    try:
+        finished = trainer.run(bar.update, control)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.close()
+    if not finished:
+        print(f"train: stopped at step {trainer.step}; --resume continues", file=sys.stderr)
+        return 130
+    result = trainer.evaluate()
+    print(
+        f"held-out {args.variant}: perplexity {result.perplexity:.2f}, "
+        f"bits/byte {result.bits_per_byte:.4f}, loss {result.loss:.4f} ({result.tokens} tokens)"
+    )
+    path = args.export or out / "model.gguf"
+    report = export_gguf(trainer.model, trainer.tokenizer, path)
+    print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB, arch {report.arch})")
+    return 0
+
+
+class ProgressBar:
+    """One self-overwriting line on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, enabled: bool = True, width: int = 24) -> None:
+        self.enabled, self.width = enabled, width
+        self.tty = sys.stderr.isatty()
+        self.t0 = time.perf_counter()
+        self.last_print = 0.0
+        self.first_step: int | None = None
+
+    def update(self, ev) -> None:
+        if self.first_step is None:
+            self.first_step = ev.step - 1
+        now = time.perf_counter()
+        done = ev.step - self.first_step
+        eta = (now - self.t0) / done * (ev.steps - ev.step)
+        fill = int(self.width * ev.step / ev.steps)
+        line = (
+            f"[{'#' * fill}{'.' * (self.width - fill)}] {ev.step}/{ev.steps} loss {ev.loss:.3f} "
+            f"lr {ev.lr:.2e} {ev.tokens_per_s / 1e3:.1f}k tok/s "
+            f"ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+        )
+        if ev.eval_loss is not None:
+            print(
+                ("\r" if self.tty else "") + line + f" | held-out loss {ev.eval_loss:.3f}",
+                file=sys.stderr,
+            )
+        elif self.enabled and (self.tty or now - self.last_print > 10 or ev.step == ev.steps):
+            print(
+                ("\r" + line) if self.tty else line,
+                end="" if self.tty else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.last_print = now
+
+    def close(self) -> None:
+        if self.tty and self.enabled:
+            print(file=sys.stderr)
