@@ -22,6 +22,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("inspect", "inspect_cmd", "architecture, bytes by kind, bits per weight, tensor statistics"),
     ("convert", "convert", "write a model as GGUF (f16, tq2_0, tq1_0)"),
     ("bench", "bench", "benchmarks: kernels, end-to-end decode"),
+    ("train", "train", "train the vanilla or the b1.58 twin on the bundled corpus (resumable)"),
+    ("evaluate", "evaluate", "held-out perplexity and bits per byte of models"),
     ("gui", "gui", "the desktop app (also: no command); --screenshot for a scripted run"),
 ]
 
@@ -33,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"bitnet-studio {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="kernel check plus a short generation with each default model (headless)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module, help_text in COMMANDS:
         mod = importlib.import_module(f"bitnet_studio.commands.{module}")
@@ -51,7 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:  # no command: the desktop app
+    if args.selftest:
+        if args.command is not None:
+            parser.error("--selftest takes no command")
+        from bitnet_studio.commands import self_check
+
+        args.run = lambda _a: self_check.run()
+    elif args.command is None:  # no command: the desktop app
         from bitnet_studio.commands import gui
 
         args.run = lambda _a: gui.run_default()

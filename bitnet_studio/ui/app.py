@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from bitnet_studio.errors import StudioError
 from bitnet_studio.resources import resource_path
+from bitnet_studio.ui.app_icon import ICON_NAME, app_icon
 from bitnet_studio.ui.main_window import DEFAULT_MODELS, PAGES, MainWindow
 from bitnet_studio.ui.theme import follow_system
 
@@ -27,6 +28,8 @@ def make_app() -> QApplication:
     if not app.property("bitnet_themed"):
         app.setApplicationName("BitNet Studio")
         app.setOrganizationName("BitNet Studio")
+        app.setDesktopFileName(ICON_NAME)  # the installed .desktop entry (packaging/)
+        app.setWindowIcon(app_icon())
         follow_system(app)
         app.setProperty("bitnet_themed", True)
     if FONTS_DIR.is_dir():
