@@ -5,6 +5,11 @@ GGUF, dequantized to fp16 for our runtime: llama.cpp's own Q4_1 path rambles on 
 questions where F16 made from the same file answers them). ``default-ternary`` is its naive
 ternary twin (absmean PTQ of every linear), clearly labelled: it shows how post-training
 ternarization breaks a model that was not trained ternary.
+
+``default-trained-vanilla`` and ``default-trained-ternary`` are the project's own twin pair:
+one recipe on the bundled Shakespeare corpus, vanilla linears vs BitLinear b1.58 (trained
+ternary, QAT), shipped as GGUF in ``resources/models/`` with their model cards
+(``bitnet-studio train`` reproduces them).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from bitnet_studio.defaults import smollm2_gguf
 from bitnet_studio.errors import StudioError
 from bitnet_studio.models.weights import ModelWeights
+from bitnet_studio.resources import resource_path
 
 BACKENDS = ("native", "torch", "llamacpp")
 
@@ -38,7 +44,29 @@ DEFAULT_MODELS = {
         "SmolLM2-135M-Instruct, naive ternary (PTQ)",
         "absmean post-training ternarization of every linear: NOT a trained BitNet model",
     ),
+    "default-trained-vanilla": DefaultModel(
+        "default-trained-vanilla",
+        "Shakespeare twin, vanilla (fp16)",
+        "6M-parameter llama-style model trained here on the bundled corpus, F16 linears",
+    ),
+    "default-trained-ternary": DefaultModel(
+        "default-trained-ternary",
+        "Shakespeare twin, BitNet b1.58 (trained ternary)",
+        "the same recipe with BitLinear b1.58 layers (QAT): ternary TQ2_0 linears",
+    ),
 }
+
+# The trained twins' files, ``resources/models/<name>.gguf`` (cards: ``<name>.md``).
+TRAINED_DEFAULTS = ("default-trained-vanilla", "default-trained-ternary")
+
+
+def trained_model_path(name: str) -> Path:
+    path = resource_path("models", f"{name}.gguf")
+    if not path.is_file():
+        raise StudioError(
+            path, "the trained default is missing (reproduce it: see its model card's command)"
+        )
+    return path
 
 
 def load_named_model(spec: str | Path) -> ModelWeights:
@@ -52,6 +80,8 @@ def load_named_model(spec: str | Path) -> ModelWeights:
         from bitnet_studio.models.ptq import ternarize_model
 
         return ternarize_model(load_model(smollm2_gguf()))
+    if key in TRAINED_DEFAULTS:
+        return load_model(trained_model_path(key))
     if key.startswith("default-") and not Path(key).exists():
         names = ", ".join(DEFAULT_MODELS)
         raise StudioError(key, f"unknown default model (known: {names})")
