@@ -82,11 +82,14 @@ def run(args: argparse.Namespace) -> int:
     control = Control()
     previous = signal.signal(signal.SIGINT, lambda *_: control.request_stop())
     bar = ProgressBar(enabled=not args.no_progress)
+    t0, step0 = time.perf_counter(), trainer.step
     try:
         finished = trainer.run(bar.update, control)
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
+    minutes = (time.perf_counter() - t0) / 60
+    print(f"train: {trainer.step - step0} steps in {minutes:.1f} min", file=sys.stderr)
     if not finished:
         print(f"train: stopped at step {trainer.step}; --resume continues", file=sys.stderr)
         return 130
