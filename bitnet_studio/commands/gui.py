@@ -4,6 +4,10 @@
 
 opens the window, loads the models (the default pair unless ``--models``), runs the prompt to
 its end on every pane, saves a PNG of the window and exits.
+
+    bitnet-studio gui --page qat-lab --lab-steps 60 --screenshot qat-lab.png
+
+trains both twins of the QAT lab for 60 steps first, and shoots their loss curves.
 """
 
 from __future__ import annotations
@@ -11,18 +15,20 @@ from __future__ import annotations
 import argparse
 
 from bitnet_studio.engine.registry import BACKENDS
+from bitnet_studio.ui.pages import PAGES, PAIRS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--screenshot", metavar="FILE", help="save a PNG of the window and exit")
-    p.add_argument("--page", choices=("compare", "inspect", "measure"), default="compare")
+    p.add_argument("--page", choices=PAGES, default="compare")
     p.add_argument("--prompt", help="with --screenshot: send this prompt first, wait for the end")
     p.add_argument(
         "--models",
         nargs="+",
         metavar="MODEL",
-        default=["default-vanilla", "default-ternary"],
-        help="models for the panes, left to right (default: the default pair)",
+        default=list(PAIRS["smollm2"][1]),
+        help="models for the panes, left to right (default: the default pair; the trained "
+        "twins: default-trained-vanilla default-trained-ternary)",
     )
     p.add_argument("--backend", choices=BACKENDS, default="native")
     p.add_argument("--threads", type=int, default=None)
@@ -35,6 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("quick", "full"),
         default=None,
         help="with --screenshot: run this kernel benchmark on Measure first",
+    )
+    p.add_argument(
+        "--lab-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --screenshot: train the QAT lab's twins N steps first (use --page qat-lab)",
     )
 
 
@@ -61,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         size=args.size,
         bench=args.bench,
+        lab_steps=args.lab_steps,
     )
 
 

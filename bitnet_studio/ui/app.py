@@ -59,11 +59,13 @@ def run_gui(
     timeout_s: float = 300.0,
     size: tuple[int, int] | None = None,
     bench: str | None = None,
+    lab_steps: int | None = None,
 ) -> int:
     """Opens the main window; with ``screenshot`` runs the scripted session and exits.
 
     ``size``: the window's (width, height); ``bench``: with ``screenshot``, the Measure
-    benchmark to run first (``"quick"``: the quick kernel benchmark)."""
+    benchmark to run first (``"quick"``: the quick kernel benchmark); ``lab_steps``: with
+    ``screenshot``, train the QAT lab's twins that many steps first."""
     if page not in PAGES:
         raise StudioError(page, f"unknown page (expected one of {', '.join(PAGES)})")
     app = make_app()
@@ -75,11 +77,25 @@ def run_gui(
     if screenshot is None:
         return int(app.exec())
     try:
+        if lab_steps is not None:
+            _train_lab(window, screenshot, lab_steps, timeout_s)
         return _screenshot(window, screenshot, prompt, len(models), timeout_s, bench)
     finally:
         window.close()
         window.deleteLater()
         QCoreApplication.processEvents()
+
+
+def _train_lab(window: MainWindow, path: str, steps: int, timeout_s: float) -> None:
+    """Trains the QAT lab's twins ``steps`` steps (while the models load)."""
+    lab = window.qat_lab
+    if steps < 1 or not lab.start(steps=steps):
+        raise StudioError(path, f"the QAT lab could not start {steps} steps")
+    if not wait_until(lambda: not lab.running(), timeout_s):
+        lab.stop()
+        raise StudioError(path, f"the QAT lab still training after {timeout_s:.0f} s")
+    if lab.error is not None:
+        raise StudioError(path, f"the QAT lab failed: {lab.error}")
 
 
 def _screenshot(

@@ -1,4 +1,4 @@
-"""The main window: Compare, Inspect and Measure pages, model loading, menus, settings."""
+"""The main window: Compare, Inspect, Measure and QAT lab pages, model loading, menus, settings."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from bitnet_studio import kernels
+from bitnet_studio.engine.registry import DEFAULT_MODELS as NAMED_MODELS
 from bitnet_studio.ui import workers
 from bitnet_studio.ui.compare_page import ComparePage
 from bitnet_studio.ui.dialogs import show_about, show_error
@@ -24,10 +25,11 @@ from bitnet_studio.ui.inspect_page import InspectPage
 from bitnet_studio.ui.measure_page import MeasurePage
 from bitnet_studio.ui.model_manager import ModelManagerDialog
 from bitnet_studio.ui.model_store import ModelStore
+from bitnet_studio.ui.pages import PAGES, PAIRS
+from bitnet_studio.ui.qat_lab_page import QatLabPage
 from bitnet_studio.ui.settings import Settings
 
-DEFAULT_MODELS = ("default-vanilla", "default-ternary")
-PAGES = ("compare", "inspect", "measure")
+DEFAULT_MODELS = PAIRS["smollm2"][1]
 MODEL_FILTER = "Models (*.gguf *.safetensors config.json);;All files (*)"
 
 
@@ -64,7 +66,11 @@ class MainWindow(QMainWindow):
         self.measure = MeasurePage(self.store)
         self.tabs.addTab(self.inspect, "Inspect")
         self.tabs.addTab(self.measure, "Measure")
+        self.qat_lab = QatLabPage()
+        self.tabs.addTab(self.qat_lab, "QAT lab")
         self.compare.sig_metrics.connect(self.measure.record)
+        self.qat_lab.sig_error.connect(lambda m, d: self.show_error("The QAT lab stopped", m, d))
+        self.qat_lab.sig_load_pair.connect(self.load_pair)
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self._build_status()
@@ -98,6 +104,16 @@ class MainWindow(QMainWindow):
         manage.triggered.connect(self.model_manager)
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.defaults_menu = QMenu("Open &default model", self)
+        for name, model in NAMED_MODELS.items():
+            action = self.defaults_menu.addAction(model.label)
+            action.setToolTip(model.description)
+            action.triggered.connect(lambda _=False, n=name: self.open_model(n))
+        self.defaults_menu.setToolTipsVisible(True)
+        self.pairs_menu = QMenu("Load &pair into Compare", self)
+        for key, (text, _names) in PAIRS.items():
+            action = self.pairs_menu.addAction(text)
+            action.triggered.connect(lambda _=False, k=key: self.load_pair(k))
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(open_action)
@@ -105,6 +121,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(get_models)
         file_menu.addAction(manage)
         file_menu.addMenu(self.recent_menu)
+        file_menu.addMenu(self.defaults_menu)
+        file_menu.addMenu(self.pairs_menu)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
@@ -141,6 +159,16 @@ class MainWindow(QMainWindow):
         """Loads a model file or folder in the background; remembers it as recent."""
         self.settings.add_recent_model(str(path))
         return self.store.load(str(path), self.backend, self.threads, slot=slot)
+
+    def load_pair(self, key: str) -> tuple[str, str]:
+        """Loads a ``pages.PAIRS`` pair into Compare's first two panes and shows Compare; a
+        missing model (e.g. an untrained twin) is reported like any failed load."""
+        left, right = PAIRS[key][1]
+        self.show_page("compare")
+        return (
+            self.store.load(left, self.backend, self.threads, slot=0),
+            self.store.load(right, self.backend, self.threads, slot=1),
+        )
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open model", "", MODEL_FILTER)
@@ -216,6 +244,7 @@ class MainWindow(QMainWindow):
         self.compare.stop()
         self.inspect.shutdown(timeout_s)
         self.measure.shutdown(timeout_s)
+        self.qat_lab.shutdown(timeout_s)
         ok = workers.join_all(timeout_s)
         self.compare.timer.stop()
         if ok:

@@ -103,7 +103,7 @@ def test_drop_a_model_file_loads_it(qtbot, window: MainWindow, tmp_path: Path) -
 
 def test_pages_exist(window: MainWindow) -> None:
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Compare", "Inspect", "Measure"]
+    assert titles == ["Compare", "Inspect", "Measure", "QAT lab"]
     assert "kernels:" in window.kernel_label.text() and "threads" in window.kernel_label.text()
 
 

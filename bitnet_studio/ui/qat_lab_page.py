@@ -1,0 +1,358 @@
+"""QAT lab: the vanilla and the b1.58 twin trained side by side, live, on the bundled corpus.
+
+``train.lab.QatLab`` builds both trainers (a BPE tokenizer and the tokenized corpus first:
+seconds) and steps them in turn on a worker thread. Its step events go into a locked list;
+a 10 Hz timer on the GUI thread moves them into the chart and the status lines, so the event
+loop sees at most ten redraws a second however fast the steps are. Pause, Resume and Stop go
+through the trainer's ``Control``; a cancelled worker (window close) stops as Stop does.
+
+``bitnet_studio.train`` imports PyTorch (seconds), so it is imported on a worker the first
+time the page is shown, never while the window starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+
+from bitnet_studio.ui.charts import color
+from bitnet_studio.ui.loss_plot import VARIANT_LABELS, LossPlot
+from bitnet_studio.ui.workers import Worker, start_worker
+
+if TYPE_CHECKING:
+    from bitnet_studio.train.recipe import Recipe
+    from bitnet_studio.train.trainer import Control, StepEvent
+
+FLUSH_MS = 100
+EXPLAIN = (
+    "Same recipe, data and seed; only the linear layers differ. The b1.58 twin computes with "
+    "ternary weights (−1, 0, +1) from its first step and learns through them: a little slower "
+    "per step, but it closes most of the gap. Ternarizing a trained vanilla model afterwards "
+    "breaks it instead: <a href='pair:smollm2'>SmolLM2 vs its naive ternary twin</a>; "
+    "<a href='pair:trained'>the Shakespeare twins trained for longer</a>."
+)
+
+
+def _load_recipe(_progress: Callable[[Any], None], _cancel: Callable[[], bool]) -> Recipe:
+    from bitnet_studio.train.lab import LAB
+
+    return LAB
+
+
+@functools.cache
+def _control_class() -> type[Control]:
+    """The trainer's ``Control``, also stopped when its worker is cancelled (``join_all``
+    cancels workers, it knows nothing of pause), even while paused."""
+    from bitnet_studio.train.trainer import Control
+
+    class LabControl(Control):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            self.cancelled: Callable[[], bool] = lambda: False  # the worker's, once it runs
+
+        def wait_while_paused(self) -> None:
+            while True:
+                if self.cancelled():
+                    self.request_stop()  # (also wakes a paused run)
+                if self.running.wait(0.1):
+                    return
+
+    return LabControl
+
+
+class _Sink:
+    """Step events from the worker, waiting for the next flush."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: list[StepEvent] = []
+
+    def push(self, ev: StepEvent) -> None:
+        with self.lock:
+            self.events.append(ev)
+
+    def take(self) -> list[StepEvent]:
+        with self.lock:
+            out, self.events = self.events, []
+            return out
+
+
+def run_lab(
+    progress: Callable[[Any], None],
+    cancel: Callable[[], bool],
+    recipe: Recipe,
+    control: Control,
+    sink: _Sink,
+) -> bool:
+    """Worker body: build the twins, train them in turn; True when both finished."""
+    from bitnet_studio.train.lab import QatLab
+
+    control.cancelled = cancel  # type: ignore[attr-defined]
+    progress("building the tokenizer and tokenizing the corpus…")
+    lab = QatLab(recipe)
+    progress("training…")
+    return lab.run(sink.push, control)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m}:{s:02d}"
+
+
+class QatLabPage(QWidget):
+    """Steps and seed, Start / Pause / Stop, a status line per twin and the loss chart."""
+
+    sig_finished = Signal(bool)
+    """A run ended: True when both twins finished, False when stopped or failed."""
+    sig_error = Signal(str, str)
+    """(message, details): the run failed (the window shows it)."""
+    sig_load_pair = Signal(str)
+    """A ``pages.PAIRS`` key: the user asked to load that pair into Compare."""
+
+    def __init__(self, recipe: Recipe | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.recipe = recipe
+        self.worker: Worker | None = None
+        self.control: Control | None = None
+        self.error: str | None = None
+        self.finished: bool | None = None  # the last run's outcome
+        self.last: dict[str, StepEvent] = {}
+        self._sink = _Sink()
+        self._tps: dict[str, float] = {}
+        self._steps = 0
+        self._t0 = 0.0
+        self._phase = ""
+        self._loader: Worker | None = None
+        self.timer = QTimer(self)
+        self.timer.setInterval(FLUSH_MS)
+        self.timer.timeout.connect(self.flush)
+        self._build()
+        self._update_buttons()
+        if recipe is not None:
+            self.set_recipe(recipe)
+
+    def _build(self) -> None:
+        self.steps_box = QSpinBox()
+        self.steps_box.setRange(1, 100_000)
+        self.steps_box.setSuffix(" steps")
+        self.seed_box = QSpinBox()
+        self.seed_box.setRange(0, 2**31 - 1)
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(lambda: self.start())
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop)
+        self.state = QLabel("")
+        row = QHBoxLayout()
+        for w in (QLabel("Train"), self.steps_box, QLabel("seed"), self.seed_box):
+            row.addWidget(w)
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            row.addWidget(b)
+        row.addWidget(self.state, 1)
+        self.explain = QLabel(EXPLAIN)
+        self.explain.setWordWrap(True)
+        self.explain.linkActivated.connect(self._on_link)
+        self.lines: dict[str, QLabel] = {}
+        status = QGridLayout()
+        for i, (variant, label) in enumerate(VARIANT_LABELS.items()):
+            name = QLabel(f"<span style='color:{color(i)}'>&#9632;</span> <b>{label}</b>")
+            self.lines[variant] = QLabel("–")
+            status.addWidget(name, i, 0)
+            status.addWidget(self.lines[variant], i, 1)
+        status.setColumnStretch(1, 1)
+        self.plot = LossPlot()
+        lay = QGridLayout(self)
+        lay.addLayout(row, 0, 0)
+        lay.addWidget(self.explain, 1, 0)
+        lay.addLayout(status, 2, 0)
+        lay.addWidget(self.plot, 3, 0)
+        lay.setRowStretch(3, 1)
+
+    # -- the recipe (PyTorch is imported on a worker) -----------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.recipe is None and self._loader is None:
+            self.state.setText("loading PyTorch…")
+            self._loader = start_worker(
+                _load_recipe, on_result=self._on_recipe, on_error=self._on_error
+            )
+
+    def _on_recipe(self, recipe: Recipe) -> None:
+        if self.recipe is None:  # (start() may have imported it meanwhile)
+            self.set_recipe(recipe)
+
+    def set_recipe(self, recipe: Recipe) -> None:
+        """The recipe Start trains (default: ``train.recipe.LAB``); the boxes take its steps
+        and seed."""
+        self.recipe = recipe
+        self.steps_box.setValue(recipe.steps)
+        self.seed_box.setValue(recipe.seed)
+        s = recipe.shape
+        self.steps_box.setToolTip(
+            f"{recipe.tokens_per_step:,} tokens per step; model: hidden {s.hidden_size}, "
+            f"{s.n_layers} layers, context {s.context}, vocabulary {s.vocab_size}"
+        )
+        if not self.running():
+            self.state.setText("Press Start to train both twins.")
+        self._update_buttons()
+
+    # -- running ------------------------------------------------------------------------------
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def paused(self) -> bool:
+        return self.control is not None and not self.control.running.is_set()
+
+    def start(self, steps: int | None = None, seed: int | None = None) -> bool:
+        """A fresh run of ``steps`` (default: the box's) steps per twin; False if one runs."""
+        if self.running():
+            return False
+        if self.recipe is None:
+            self.set_recipe(_load_recipe(lambda _v: None, lambda: False))
+        assert self.recipe is not None
+        if steps is not None:
+            self.steps_box.setValue(steps)
+        if seed is not None:
+            self.seed_box.setValue(seed)
+        recipe = replace(self.recipe, steps=self.steps_box.value(), seed=self.seed_box.value())
+        self.control = _control_class()()
+        self._sink = _Sink()
+        self.error, self.finished, self.last, self._tps = None, None, {}, {}
+        self._steps, self._t0 = recipe.steps, time.monotonic()
+        self.plot.reset(recipe.steps)
+        for line in self.lines.values():
+            line.setText(f"step 0/{recipe.steps}")
+        self._phase = "starting…"
+        self.state.setText(self._phase)
+        self.worker = start_worker(
+            run_lab,
+            recipe,
+            self.control,
+            self._sink,
+            on_progress=self._on_phase,
+            on_result=self._on_result,
+            on_error=self._on_error,
+            on_done=self._on_done,
+        )
+        self.timer.start()
+        self._update_buttons()
+        return True
+
+    def toggle_pause(self) -> None:
+        if self.paused():
+            self.resume()
+        else:
+            self.pause()
+
+    def pause(self) -> None:
+        if self.control is not None and self.running():
+            self.control.pause()
+            self.state.setText(f"paused at step {self._step()}/{self._steps}")
+            self._update_buttons()
+
+    def resume(self) -> None:
+        if self.control is not None and self.running():
+            self.control.resume()
+            self.state.setText(self._phase)
+            self._update_buttons()
+
+    def stop(self) -> None:
+        if self.control is not None and self.running():
+            self.control.request_stop()
+            self.state.setText("stopping…")
+            self.stop_button.setEnabled(False)
+
+    def shutdown(self, timeout_s: float = 30.0) -> bool:
+        """Stops the run and waits for its worker (window close, tests); True if it ended."""
+        self.stop()
+        w = self.worker
+        ok = w is None or w.wait(int(timeout_s * 1000))
+        self.timer.stop()
+        return ok
+
+    def _step(self) -> int:
+        return min((ev.step for ev in self.last.values()), default=0)
+
+    def _update_buttons(self) -> None:
+        running = self.running()
+        self.start_button.setEnabled(not running and self.recipe is not None)
+        self.steps_box.setEnabled(not running)
+        self.seed_box.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.pause_button.setText("Resume" if self.paused() else "Pause")
+        self.stop_button.setEnabled(running)
+
+    # -- the timer ----------------------------------------------------------------------------
+    def flush(self) -> bool:
+        """Moves the waiting step events into the chart and the status lines."""
+        events = self._sink.take()
+        for ev in events:
+            self.plot.add(ev.variant, ev.step, ev.loss, ev.eval_loss)
+            self.last[ev.variant] = ev
+            prev = self._tps.get(ev.variant)
+            self._tps[ev.variant] = (
+                ev.tokens_per_s if prev is None else 0.8 * prev + 0.2 * ev.tokens_per_s
+            )
+        if events:
+            self.plot.redraw()
+            self._update_lines()
+        return bool(events)
+
+    def _update_lines(self) -> None:
+        # The twins step in turn: each one's remaining time is its steps left times a round.
+        per_round = sum(
+            ev.tokens_seen / ev.step / self._tps[v] for v, ev in self.last.items() if ev.step
+        )
+        for variant, ev in self.last.items():
+            held = self.plot.series[variant].heldout
+            parts = [f"step {ev.step}/{ev.steps}", f"loss {ev.loss:.3f}"]
+            if held:
+                parts.append(f"held-out {held[-1][1]:.3f} (step {held[-1][0]})")
+            parts.append(f"{self._tps[variant] / 1000:.1f}k tok/s")
+            if ev.step < ev.steps:
+                parts.append(f"ETA {_clock((ev.steps - ev.step) * per_round)}")
+            self.lines[variant].setText(" · ".join(parts))
+
+    def _on_phase(self, phase: object) -> None:
+        self._phase = str(phase)
+        if not self.paused():
+            self.state.setText(self._phase)
+
+    def _on_result(self, finished: bool) -> None:
+        self.finished = bool(finished)
+
+    def _on_error(self, message: str, details: str) -> None:
+        self.error = message
+        self.state.setText(f"error: {message}")
+        self.sig_error.emit(message, details)
+
+    def _on_done(self) -> None:
+        w, self.worker = self.worker, None
+        if w is not None:
+            w.wait()  # sig_done comes just before the thread ends
+        self.timer.stop()
+        self.flush()
+        took = _clock(time.monotonic() - self._t0)
+        if self.error is None:
+            if self.finished:
+                self.state.setText(f"done: {self._steps} steps per twin in {took}")
+            else:
+                self.state.setText(
+                    f"stopped at step {self._step()}/{self._steps} after {took}; "
+                    "Start begins a fresh run"
+                )
+        self._update_buttons()
+        self.sig_finished.emit(bool(self.finished))
+
+    def _on_link(self, href: str) -> None:
+        if href.startswith("pair:"):
+            self.sig_load_pair.emit(href.split(":", 1)[1])

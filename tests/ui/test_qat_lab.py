@@ -1,0 +1,188 @@
+"""The QAT lab page: a real (tiny) live training of both twins, pause, stop, close; the
+trained pair among the defaults and in File > Load pair."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import LOAD_TIMEOUT_MS
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
+
+import bitnet_studio.train.lab as lab_mod
+from bitnet_studio import cli
+from bitnet_studio.engine import registry
+from bitnet_studio.errors import StudioError
+from bitnet_studio.train.model import Shape
+from bitnet_studio.train.recipe import Recipe
+from bitnet_studio.ui import qat_lab_page, workers
+from bitnet_studio.ui.loss_plot import VARIANT_LABELS
+from bitnet_studio.ui.main_window import MainWindow
+from bitnet_studio.ui.qat_lab_page import QatLabPage
+from tests.train_fixtures import tiny_recipe, token_data, tokenizer
+
+pytestmark = pytest.mark.timeout(120)
+RUN_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(autouse=True)
+def fast_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab builds from a small cached BPE and token streams, not the whole corpus."""
+    monkeypatch.setattr(lab_mod, "train_tokenizer", lambda _vocab: tokenizer())
+    monkeypatch.setattr(lab_mod.TokenData, "from_corpus", lambda _tok: token_data())
+
+
+@pytest.fixture
+def recipe() -> Recipe:
+    shape = Shape(
+        vocab_size=512, hidden_size=32, intermediate_size=64, n_layers=1, n_heads=2, context=16
+    )
+    return tiny_recipe(steps=6, eval_every=2, eval_tokens=64, batch_size=2, shape=shape)
+
+
+@pytest.fixture
+def page(qtbot, recipe: Recipe) -> QatLabPage:  # type: ignore[no-untyped-def]
+    p = QatLabPage(recipe)
+    qtbot.addWidget(p)
+    p.show()
+    yield p
+    assert p.shutdown(timeout_s=20)
+
+
+@pytest.fixture
+def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    shown: list[str] = []
+
+    def fake_exec(box: QMessageBox) -> int:
+        shown.append(box.text())
+        return int(QMessageBox.StandardButton.Ok.value)
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    return shown
+
+
+def test_page_builds(page: QatLabPage, recipe: Recipe) -> None:
+    assert page.steps_box.value() == recipe.steps and page.seed_box.value() == recipe.seed
+    assert page.start_button.isEnabled()
+    assert not page.pause_button.isEnabled() and not page.stop_button.isEnabled()
+    assert set(page.lines) == set(VARIANT_LABELS) == set(page.plot.series)
+    assert "pair:smollm2" in page.explain.text()
+
+
+def test_a_run_plots_both_twins_to_the_end(qtbot, page: QatLabPage) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(page.sig_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        assert page.start()
+        assert not page.start() and not page.start_button.isEnabled()  # one run at a time
+    assert finished.args == [True] and page.finished and page.error is None
+    for variant, s in page.plot.series.items():
+        assert s.n == 6 and list(s.steps[: s.n]) == [1, 2, 3, 4, 5, 6]
+        assert [step for step, _ in s.heldout] == [2, 4, 6]
+        x, y = page.plot.items[variant].line.getData()
+        assert len(x) == 6 and len(y) == 6
+        line = page.lines[variant].text()
+        assert "step 6/6" in line and "held-out" in line and "tok/s" in line
+    assert page.state.text().startswith("done: 6 steps")
+    assert page.start_button.isEnabled() and not page.stop_button.isEnabled()
+
+
+def _progress(page: QatLabPage) -> int:
+    page.flush()
+    return max((s.n for s in page.plot.series.values()), default=0)
+
+
+def test_pause_resume_stop_and_a_fresh_start(qtbot, page: QatLabPage, recipe: Recipe) -> None:  # type: ignore[no-untyped-def]
+    page.set_recipe(replace(recipe, eval_every=0))
+    assert page.start(steps=100_000)
+    qtbot.waitUntil(lambda: _progress(page) >= 2, timeout=RUN_TIMEOUT_MS)
+    page.toggle_pause()
+    assert page.paused() and page.pause_button.text() == "Resume"
+    qtbot.wait(400)  # the step in flight ends
+    held = _progress(page)
+    qtbot.wait(600)
+    assert _progress(page) == held and "paused" in page.state.text()
+    page.toggle_pause()
+    assert not page.paused()
+    qtbot.waitUntil(lambda: _progress(page) > held, timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(page.sig_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        page.stop()
+    assert finished.args == [False] and not page.running()
+    assert "stopped at step" in page.state.text() and "/100000" in page.state.text()
+    assert page.start()  # a fresh run: the chart starts over
+    assert all(s.n == 0 for s in page.plot.series.values())
+    qtbot.waitUntil(lambda: _progress(page) >= 1, timeout=RUN_TIMEOUT_MS)
+    page.pause()
+    assert workers.join_all(timeout_s=10)  # a cancelled worker stops even while paused
+
+
+def test_closing_the_window_mid_run_ends_the_training(  # type: ignore[no-untyped-def]
+    qtbot, tiny_models: tuple[str, str], recipe: Recipe
+) -> None:
+    w = MainWindow(models=list(tiny_models))
+    qtbot.addWidget(w)
+    w.show()
+    lab = w.qat_lab
+    lab.set_recipe(recipe)
+    assert lab.start(steps=100_000)
+    qtbot.waitUntil(lambda: _progress(lab) >= 1, timeout=RUN_TIMEOUT_MS)
+    t0 = time.monotonic()
+    w.close()
+    assert time.monotonic() - t0 < 15
+    assert not any(x.isRunning() for x in workers.active_workers())
+
+
+def test_a_failed_run_shows_the_error(  # type: ignore[no-untyped-def]
+    qtbot, tiny_models: tuple[str, str], recipe: Recipe, monkeypatch, dialogs: list[str]
+) -> None:
+    def broken(*_a: object, **_k: object) -> None:
+        raise StudioError("corpus", "the bundled corpus is missing")
+
+    monkeypatch.setattr(lab_mod, "QatLab", broken)
+    w = MainWindow(models=[])
+    qtbot.addWidget(w)
+    w.qat_lab.set_recipe(recipe)
+    with qtbot.waitSignal(w.qat_lab.sig_finished, timeout=RUN_TIMEOUT_MS):
+        w.qat_lab.start()
+    assert dialogs == ["corpus: the bundled corpus is missing"] == w.errors
+    assert w.qat_lab.state.text().startswith("error:") and w.qat_lab.start_button.isEnabled()
+    w.close()
+
+
+def test_the_trained_pair_loads_into_compare(  # type: ignore[no-untyped-def]
+    qtbot, tiny_models: tuple[str, str], tmp_path: Path, monkeypatch, dialogs: list[str]
+) -> None:
+    monkeypatch.setattr(registry, "resource_path", lambda *parts: tmp_path.joinpath(*parts))
+    w = MainWindow(models=[])
+    qtbot.addWidget(w)
+    menu = [a.text() for a in w.defaults_menu.actions()]
+    assert registry.DEFAULT_MODELS["default-trained-ternary"].label in menu and len(menu) == 4
+    pairs = [a.text() for a in w.pairs_menu.actions()]
+    assert any("trained b1.58" in t for t in pairs)
+
+    w.load_pair("trained")  # the files are not there: the registry's error, no crash
+    qtbot.waitUntil(lambda: len(dialogs) == 2, timeout=LOAD_TIMEOUT_MS)
+    assert all("trained default is missing" in d for d in dialogs)
+    assert w.tabs.currentWidget() is w.compare and not w.store.models()
+
+    (tmp_path / "models").mkdir()
+    for src, name in zip(tiny_models, registry.TRAINED_DEFAULTS, strict=True):
+        shutil.copy(src, tmp_path / "models" / f"{name}.gguf")
+    w.pairs_menu.actions()[1].trigger()
+    qtbot.waitUntil(lambda: len(w.store.models()) == 2, timeout=LOAD_TIMEOUT_MS)
+    panes = [p.model() for p in w.compare.panes]
+    assert [m.name for m in panes if m] == list(registry.TRAINED_DEFAULTS)
+    assert panes[1] is not None and "trained ternary" in panes[1].label
+    w.close()
+
+
+def test_gui_screenshot_after_a_short_lab_run(  # type: ignore[no-untyped-def]
+    qtbot, tiny_models, tmp_path: Path, recipe: Recipe, monkeypatch
+) -> None:
+    monkeypatch.setattr(qat_lab_page, "_load_recipe", lambda *_a: recipe)  # not LAB: fast
+    png = tmp_path / "lab.png"
+    argv = ["gui", "--page", "qat-lab", "--lab-steps", "2", "--models", *tiny_models]
+    assert cli.main([*argv, "--screenshot", str(png), "--timeout", "60"]) == 0
+    assert not QImage(str(png)).isNull()
