@@ -75,7 +75,7 @@ class LossPlot(QWidget):
         for i, (variant, label) in enumerate(VARIANT_LABELS.items()):
             c = color(i)
             raw = self.plot.plot(
-                [], [], pen=None, symbol="o", symbolSize=3, symbolPen=None, symbolBrush=c + "55"
+                [], [], pen=None, symbol="o", symbolSize=4, symbolPen=None, symbolBrush=c + "80"
             )
             line = self.plot.plot([], [], pen=pg.mkPen(c, width=2.5), name=label)
             held = self.plot.plot(

@@ -5,6 +5,7 @@ seconds) and steps them in turn on a worker thread. Its step events go into a lo
 a 10 Hz timer on the GUI thread moves them into the chart and the status lines, so the event
 loop sees at most ten redraws a second however fast the steps are. Pause, Resume and Stop go
 through the trainer's ``Control``; a cancelled worker (window close) stops as Stop does.
+The Qt-free half (the worker body, the status figures) is ``lab_worker``.
 
 ``bitnet_studio.train`` imports PyTorch (seconds), so it is imported on a worker the first
 time the page is shown, never while the window starts.
@@ -12,24 +13,23 @@ time the page is shown, never while the window starts.
 
 from __future__ import annotations
 
-import functools
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
 
+from bitnet_studio.ui import lab_worker
 from bitnet_studio.ui.charts import color
+from bitnet_studio.ui.lab_worker import EventSink, LabStatus, clock, make_control, run_lab
 from bitnet_studio.ui.loss_plot import VARIANT_LABELS, LossPlot
 from bitnet_studio.ui.workers import Worker, start_worker
 
 if TYPE_CHECKING:
     from bitnet_studio.train.recipe import Recipe
-    from bitnet_studio.train.trainer import Control, StepEvent
+    from bitnet_studio.train.trainer import Control
 
 FLUSH_MS = 100
 EXPLAIN = (
@@ -39,72 +39,6 @@ EXPLAIN = (
     "breaks it instead: <a href='pair:smollm2'>SmolLM2 vs its naive ternary twin</a>; "
     "<a href='pair:trained'>the Shakespeare twins trained for longer</a>."
 )
-
-
-def _load_recipe(_progress: Callable[[Any], None], _cancel: Callable[[], bool]) -> Recipe:
-    from bitnet_studio.train.lab import LAB
-
-    return LAB
-
-
-@functools.cache
-def _control_class() -> type[Control]:
-    """The trainer's ``Control``, also stopped when its worker is cancelled (``join_all``
-    cancels workers, it knows nothing of pause), even while paused."""
-    from bitnet_studio.train.trainer import Control
-
-    class LabControl(Control):
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            self.cancelled: Callable[[], bool] = lambda: False  # the worker's, once it runs
-
-        def wait_while_paused(self) -> None:
-            while True:
-                if self.cancelled():
-                    self.request_stop()  # (also wakes a paused run)
-                if self.running.wait(0.1):
-                    return
-
-    return LabControl
-
-
-class _Sink:
-    """Step events from the worker, waiting for the next flush."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.events: list[StepEvent] = []
-
-    def push(self, ev: StepEvent) -> None:
-        with self.lock:
-            self.events.append(ev)
-
-    def take(self) -> list[StepEvent]:
-        with self.lock:
-            out, self.events = self.events, []
-            return out
-
-
-def run_lab(
-    progress: Callable[[Any], None],
-    cancel: Callable[[], bool],
-    recipe: Recipe,
-    control: Control,
-    sink: _Sink,
-) -> bool:
-    """Worker body: build the twins, train them in turn; True when both finished."""
-    from bitnet_studio.train.lab import QatLab
-
-    control.cancelled = cancel  # type: ignore[attr-defined]
-    progress("building the tokenizer and tokenizing the corpus…")
-    lab = QatLab(recipe)
-    progress("training…")
-    return lab.run(sink.push, control)
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(round(seconds), 60)
-    return f"{m}:{s:02d}"
 
 
 class QatLabPage(QWidget):
@@ -124,9 +58,8 @@ class QatLabPage(QWidget):
         self.control: Control | None = None
         self.error: str | None = None
         self.finished: bool | None = None  # the last run's outcome
-        self.last: dict[str, StepEvent] = {}
-        self._sink = _Sink()
-        self._tps: dict[str, float] = {}
+        self.status = LabStatus()
+        self._sink = EventSink()
         self._steps = 0
         self._t0 = 0.0
         self._phase = ""
@@ -183,7 +116,7 @@ class QatLabPage(QWidget):
         if self.recipe is None and self._loader is None:
             self.state.setText("loading PyTorch…")
             self._loader = start_worker(
-                _load_recipe, on_result=self._on_recipe, on_error=self._on_error
+                lab_worker.load_recipe, on_result=self._on_recipe, on_error=self._on_error
             )
 
     def _on_recipe(self, recipe: Recipe) -> None:
@@ -217,16 +150,16 @@ class QatLabPage(QWidget):
         if self.running():
             return False
         if self.recipe is None:
-            self.set_recipe(_load_recipe(lambda _v: None, lambda: False))
+            self.set_recipe(lab_worker.load_recipe(lambda _v: None, lambda: False))
         assert self.recipe is not None
         if steps is not None:
             self.steps_box.setValue(steps)
         if seed is not None:
             self.seed_box.setValue(seed)
         recipe = replace(self.recipe, steps=self.steps_box.value(), seed=self.seed_box.value())
-        self.control = _control_class()()
-        self._sink = _Sink()
-        self.error, self.finished, self.last, self._tps = None, None, {}, {}
+        self.control = make_control()
+        self._sink, self.status = EventSink(), LabStatus()
+        self.error, self.finished = None, None
         self._steps, self._t0 = recipe.steps, time.monotonic()
         self.plot.reset(recipe.steps)
         for line in self.lines.values():
@@ -256,7 +189,7 @@ class QatLabPage(QWidget):
     def pause(self) -> None:
         if self.control is not None and self.running():
             self.control.pause()
-            self.state.setText(f"paused at step {self._step()}/{self._steps}")
+            self.state.setText(f"paused at step {self.status.step()}/{self._steps}")
             self._update_buttons()
 
     def resume(self) -> None:
@@ -279,9 +212,6 @@ class QatLabPage(QWidget):
         self.timer.stop()
         return ok
 
-    def _step(self) -> int:
-        return min((ev.step for ev in self.last.values()), default=0)
-
     def _update_buttons(self) -> None:
         running = self.running()
         self.start_button.setEnabled(not running and self.recipe is not None)
@@ -297,30 +227,12 @@ class QatLabPage(QWidget):
         events = self._sink.take()
         for ev in events:
             self.plot.add(ev.variant, ev.step, ev.loss, ev.eval_loss)
-            self.last[ev.variant] = ev
-            prev = self._tps.get(ev.variant)
-            self._tps[ev.variant] = (
-                ev.tokens_per_s if prev is None else 0.8 * prev + 0.2 * ev.tokens_per_s
-            )
+            self.status.add(ev)
         if events:
             self.plot.redraw()
-            self._update_lines()
+            for variant, label in self.lines.items():
+                label.setText(self.status.line(variant, self.plot.series[variant].heldout))
         return bool(events)
-
-    def _update_lines(self) -> None:
-        # The twins step in turn: each one's remaining time is its steps left times a round.
-        per_round = sum(
-            ev.tokens_seen / ev.step / self._tps[v] for v, ev in self.last.items() if ev.step
-        )
-        for variant, ev in self.last.items():
-            held = self.plot.series[variant].heldout
-            parts = [f"step {ev.step}/{ev.steps}", f"loss {ev.loss:.3f}"]
-            if held:
-                parts.append(f"held-out {held[-1][1]:.3f} (step {held[-1][0]})")
-            parts.append(f"{self._tps[variant] / 1000:.1f}k tok/s")
-            if ev.step < ev.steps:
-                parts.append(f"ETA {_clock((ev.steps - ev.step) * per_round)}")
-            self.lines[variant].setText(" · ".join(parts))
 
     def _on_phase(self, phase: object) -> None:
         self._phase = str(phase)
@@ -341,13 +253,13 @@ class QatLabPage(QWidget):
             w.wait()  # sig_done comes just before the thread ends
         self.timer.stop()
         self.flush()
-        took = _clock(time.monotonic() - self._t0)
+        took = clock(time.monotonic() - self._t0)
         if self.error is None:
             if self.finished:
                 self.state.setText(f"done: {self._steps} steps per twin in {took}")
             else:
                 self.state.setText(
-                    f"stopped at step {self._step()}/{self._steps} after {took}; "
+                    f"stopped at step {self.status.step()}/{self._steps} after {took}; "
                     "Start begins a fresh run"
                 )
         self._update_buttons()

@@ -19,7 +19,7 @@ from bitnet_studio.engine import registry
 from bitnet_studio.errors import StudioError
 from bitnet_studio.train.model import Shape
 from bitnet_studio.train.recipe import Recipe
-from bitnet_studio.ui import qat_lab_page, workers
+from bitnet_studio.ui import lab_worker, workers
 from bitnet_studio.ui.loss_plot import VARIANT_LABELS
 from bitnet_studio.ui.main_window import MainWindow
 from bitnet_studio.ui.qat_lab_page import QatLabPage
@@ -181,7 +181,7 @@ def test_the_trained_pair_loads_into_compare(  # type: ignore[no-untyped-def]
 def test_gui_screenshot_after_a_short_lab_run(  # type: ignore[no-untyped-def]
     qtbot, tiny_models, tmp_path: Path, recipe: Recipe, monkeypatch
 ) -> None:
-    monkeypatch.setattr(qat_lab_page, "_load_recipe", lambda *_a: recipe)  # not LAB: fast
+    monkeypatch.setattr(lab_worker, "load_recipe", lambda *_a: recipe)  # not LAB: fast
     png = tmp_path / "lab.png"
     argv = ["gui", "--page", "qat-lab", "--lab-steps", "2", "--models", *tiny_models]
     assert cli.main([*argv, "--screenshot", str(png), "--timeout", "60"]) == 0

@@ -1,0 +1,123 @@
+"""The QAT lab's worker side, free of Qt: the run function, its control and event sink, and
+the status figures the page shows.
+
+``bitnet_studio.train`` imports PyTorch (seconds), so every import of it here is deferred to
+the first call, which the page makes on a worker thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bitnet_studio.train.recipe import Recipe
+    from bitnet_studio.train.trainer import Control, StepEvent
+
+
+def load_recipe(_progress: Callable[[Any], None], _cancel: Callable[[], bool]) -> Recipe:
+    """The lab's default recipe (``train.recipe.LAB``); imports PyTorch."""
+    from bitnet_studio.train.lab import LAB
+
+    return LAB
+
+
+@functools.cache
+def _control_class() -> type[Control]:
+    from bitnet_studio.train.trainer import Control
+
+    class LabControl(Control):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            self.cancelled: Callable[[], bool] = lambda: False  # the worker's, once it runs
+
+        def wait_while_paused(self) -> None:
+            while True:
+                if self.cancelled():
+                    self.request_stop()  # (also wakes a paused run)
+                if self.running.wait(0.1):
+                    return
+
+    return LabControl
+
+
+def make_control() -> Control:
+    """The trainer's ``Control`` (pause, resume, stop) that also stops, even while paused,
+    once ``run_lab``'s worker is cancelled: ``workers.join_all`` knows nothing of pause."""
+    return _control_class()()
+
+
+class EventSink:
+    """Step events from the worker, waiting for the page's next flush."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: list[StepEvent] = []
+
+    def push(self, ev: StepEvent) -> None:
+        with self.lock:
+            self.events.append(ev)
+
+    def take(self) -> list[StepEvent]:
+        with self.lock:
+            out, self.events = self.events, []
+            return out
+
+
+def run_lab(
+    progress: Callable[[Any], None],
+    cancel: Callable[[], bool],
+    recipe: Recipe,
+    control: Control,
+    sink: EventSink,
+) -> bool:
+    """Worker body: build the twins, train them in turn; True when both finished."""
+    from bitnet_studio.train.lab import QatLab
+
+    control.cancelled = cancel  # type: ignore[attr-defined]
+    progress("building the tokenizer and tokenizing the corpus…")
+    lab = QatLab(recipe)
+    progress("training…")
+    return lab.run(sink.push, control)
+
+
+def clock(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m}:{s:02d}"
+
+
+class LabStatus:
+    """The latest step of each twin, their smoothed speed, and one status line each."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, StepEvent] = {}
+        self.tps: dict[str, float] = {}
+
+    def add(self, ev: StepEvent) -> None:
+        self.last[ev.variant] = ev
+        prev = self.tps.get(ev.variant)
+        self.tps[ev.variant] = (
+            ev.tokens_per_s if prev is None else 0.8 * prev + 0.2 * ev.tokens_per_s
+        )
+
+    def step(self) -> int:
+        """Steps both twins have done."""
+        return min((ev.step for ev in self.last.values()), default=0)
+
+    def line(self, variant: str, heldout: list[tuple[int, float]]) -> str:
+        """``step 12/300 · loss 5.123 · held-out 5.2 (step 10) · 9.8k tok/s · ETA 0:41``."""
+        ev = self.last.get(variant)
+        if ev is None:
+            return "–"
+        parts = [f"step {ev.step}/{ev.steps}", f"loss {ev.loss:.3f}"]
+        if heldout:
+            parts.append(f"held-out {heldout[-1][1]:.3f} (step {heldout[-1][0]})")
+        tps = self.tps[variant]
+        parts.append(f"{tps / 1000:.1f}k tok/s" if tps >= 1000 else f"{tps:.0f} tok/s")
+        if ev.step < ev.steps:
+            # The twins step in turn: the time left is the steps left times one round of both.
+            per_round = sum(e.tokens_seen / e.step / self.tps[v] for v, e in self.last.items())
+            parts.append(f"ETA {clock((ev.steps - ev.step) * per_round)}")
+        return " · ".join(parts)
