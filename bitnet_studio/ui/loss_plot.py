@@ -1,8 +1,8 @@
 """The QAT lab's chart: training loss of both twins as they train, and their held-out loss.
 
-Per variant: every step's loss as faint dots, a smoothed line over them (an exponential
-moving average, bias-corrected so it starts at the first loss), and the held-out loss as
-diamonds where it was measured. The arrays are allocated once per run (``reset(steps)``);
+Per variant: every step's loss as faint dots, a smoothed line over them (a centred moving
+average: an exponential one would lag the steep first steps by its window), and the held-out
+loss as diamonds where it was measured. The arrays are allocated once per run (``reset(steps)``);
 ``add`` only writes into them and ``redraw`` hands the curves views of the filled part, so a
 timer can call it at ~10 Hz without anything growing (the pyqtgraph ``scrollingPlots`` way).
 """
@@ -19,7 +19,17 @@ from bitnet_studio.ui.charts import color, make_plot
 
 # variant -> legend label; colours follow Compare and Inspect (vanilla first, ternary second)
 VARIANT_LABELS = {"vanilla": "vanilla", "b158": "b1.58 (ternary QAT)"}
-SMOOTHING = 0.9  # EMA factor: about a 10-step window
+
+
+def smooth(values: np.ndarray, half: int) -> np.ndarray:
+    """Moving average over ``i - h .. i + h`` with ``h = min(half, i)`` (centred, narrower at
+    the start); at the newest end the window is cut off by the data."""
+    n = len(values)
+    c = np.concatenate([[0.0], np.cumsum(values)])
+    i = np.arange(n)
+    h = np.minimum(half, i)
+    lo, hi = i - h, np.minimum(n - 1, i + h)
+    return (c[hi + 1] - c[lo]) / (hi - lo + 1)
 
 
 @dataclass
@@ -28,22 +38,17 @@ class LossSeries:
 
     steps: np.ndarray
     loss: np.ndarray
-    smooth: np.ndarray
     heldout: list[tuple[int, float]] = field(default_factory=list)
     n: int = 0
-    _ema: float = 0.0
 
     @classmethod
     def empty(cls, capacity: int) -> LossSeries:
-        return cls(np.zeros(capacity), np.full(capacity, np.nan), np.full(capacity, np.nan))
+        return cls(np.zeros(capacity), np.full(capacity, np.nan))
 
     def add(self, step: int, loss: float, eval_loss: float | None) -> None:
         if self.n >= len(self.loss):
             return  # more steps than announced: keep what fits
-        self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * loss
-        i = self.n
-        self.steps[i], self.loss[i] = step, loss
-        self.smooth[i] = self._ema / (1 - SMOOTHING ** (i + 1))
+        self.steps[self.n], self.loss[self.n] = step, loss
         self.n += 1
         if eval_loss is not None:
             self.heldout.append((step, eval_loss))
@@ -90,11 +95,13 @@ class LossPlot(QWidget):
             )
             self.items[variant] = _Items(raw, line, held)
         self.series: dict[str, LossSeries] = {}
+        self.half_window = 3
         self.reset(1)
 
     def reset(self, steps: int) -> None:
         """Empties both series for a run of ``steps`` steps (the x axis spans them)."""
         self.series = {v: LossSeries.empty(max(1, steps)) for v in VARIANT_LABELS}
+        self.half_window = max(3, steps // 50)
         self.plot.getPlotItem().setXRange(0, max(1, steps), padding=0.02)
         self.redraw()
 
@@ -108,6 +115,6 @@ class LossPlot(QWidget):
             it = self.items[variant]
             x = s.steps[: s.n]
             it.raw.setData(x, s.loss[: s.n])
-            it.line.setData(x, s.smooth[: s.n])
+            it.line.setData(x, smooth(s.loss[: s.n], self.half_window))
             held = np.asarray(s.heldout, np.float64).reshape(-1, 2)
             it.heldout.setData(held[:, 0], held[:, 1])

@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import LOAD_TIMEOUT_MS
 from PySide6.QtGui import QImage
@@ -20,7 +21,7 @@ from bitnet_studio.errors import StudioError
 from bitnet_studio.train.model import Shape
 from bitnet_studio.train.recipe import Recipe
 from bitnet_studio.ui import lab_worker, workers
-from bitnet_studio.ui.loss_plot import VARIANT_LABELS
+from bitnet_studio.ui.loss_plot import VARIANT_LABELS, smooth
 from bitnet_studio.ui.main_window import MainWindow
 from bitnet_studio.ui.qat_lab_page import QatLabPage
 from tests.train_fixtures import tiny_recipe, token_data, tokenizer
@@ -89,6 +90,13 @@ def test_a_run_plots_both_twins_to_the_end(qtbot, page: QatLabPage) -> None:  # 
     assert page.start_button.isEnabled() and not page.stop_button.isEnabled()
 
 
+def test_smoothing_is_centred_and_does_not_lag() -> None:
+    line = np.arange(12.0)
+    assert np.allclose(smooth(line, 3)[:9], line[:9])  # a straight line stays put
+    assert smooth(line, 3)[-1] == pytest.approx(9.5)  # the newest end: the last four
+    assert smooth(np.zeros(0), 3).size == 0
+
+
 def _progress(page: QatLabPage) -> int:
     page.flush()
     return max((s.n for s in page.plot.series.values()), default=0)
@@ -98,6 +106,7 @@ def test_pause_resume_stop_and_a_fresh_start(qtbot, page: QatLabPage, recipe: Re
     page.set_recipe(replace(recipe, eval_every=0))
     assert page.start(steps=100_000)
     qtbot.waitUntil(lambda: _progress(page) >= 2, timeout=RUN_TIMEOUT_MS)
+    assert all("/100000" in t.text() and "ETA" in t.text() for t in page.lines.values())
     page.toggle_pause()
     assert page.paused() and page.pause_button.text() == "Resume"
     qtbot.wait(400)  # the step in flight ends
