@@ -38,7 +38,7 @@ QWEN2_PATTERN = (
 # tokenizer.ggml.pre values whose regexes are "\p{N}" then GPT-2's (llama-vocab.cpp groups
 # STARCODER, REFACT, COMMAND_R, SMOLLM, CODESHELL, EXAONE, MINERVA together).
 _DIGITS_THEN_GPT2 = {"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva"}
-_GPT2 = {"gpt2", "default", "mpt", "olmo", "jais", "trillion", "granite-docling"}
+_GPT2 = {"gpt2", "gpt-2", "phi-2", "default", "mpt", "olmo", "jais", "trillion", "granite-docling"}
 _LLAMA3 = {"llama3", "llama-v3", "llama-bpe", "dbrx", "smaug-bpe", "falcon3"}
 _QWEN2 = {"qwen2", "stablelm2", "hunyuan"}
 # llama.cpp also ends generation at these control tokens when the vocab has them.
