@@ -1,5 +1,5 @@
 # The two commands a newcomer runs (see README): `make run` and `make test`.
-.PHONY: run test selftest env
+.PHONY: run test selftest env bundle
 
 run:
 	@bash scripts/run.sh $(ARGS)
@@ -12,3 +12,7 @@ selftest:
 
 env:
 	@bash scripts/env.sh
+
+# The desktop bundle: dist/bitnet-studio-<version>-linux-<arch>.tar.gz (packaging/build.sh).
+bundle:
+	@bash packaging/build.sh
