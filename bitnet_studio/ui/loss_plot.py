@@ -101,7 +101,7 @@ class LossPlot(QWidget):
     def reset(self, steps: int) -> None:
         """Empties both series for a run of ``steps`` steps (the x axis spans them)."""
         self.series = {v: LossSeries.empty(max(1, steps)) for v in VARIANT_LABELS}
-        self.half_window = max(3, steps // 50)
+        self.half_window = max(4, steps // 25)
         self.plot.getPlotItem().setXRange(0, max(1, steps), padding=0.02)
         self.redraw()
 
