@@ -8,8 +8,8 @@ Usage: uninstall.sh [--help]
 
 Removes the BitNet Studio installation of the current user: every file, link and folder
 listed in $XDG_DATA_HOME/bitnet-studio/manifest.txt (XDG_DATA_HOME: ~/.local/share), then
-folders install.sh created once they are empty. Nothing else is touched; without a
-manifest there is nothing to do.
+folders install.sh created once they are empty. Nothing else is touched (the app's
+settings in ~/.config/BitNet Studio/ stay); without a manifest there is nothing to do.
 EOF
 }
 case "${1:-}" in

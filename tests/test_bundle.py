@@ -29,9 +29,10 @@ def _files(home: Path) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if given := os.environ.get("BITNET_STUDIO_TEST_BUNDLE"):
-        return Path(given).resolve()
+        yield Path(given).resolve()
+        return
     out = tmp_path_factory.mktemp("bundle")
     env = {
         **os.environ,
@@ -46,7 +47,8 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     print("\n".join(line for line in build.stdout.splitlines() if line.startswith("bundle:")))
     shutil.rmtree(out / "work")  # ~1.5 GB of PyInstaller work files
     [tgz] = (out / "dist").glob("bitnet-studio-*-linux-*.tar.gz")
-    return tgz
+    yield tgz
+    shutil.rmtree(out)  # pytest keeps its last temporary folders: not this ~350 MB
 
 
 class Installed:
@@ -80,6 +82,7 @@ def installed(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     done = inst.run("bash", top / "install.sh")
     assert done.returncode == 0, done.stdout + done.stderr
     yield inst
+    shutil.rmtree(tmp)  # ~1.5 GB unpacked and installed
 
 
 def test_installed_program_passes_its_selftest(installed: Installed) -> None:
