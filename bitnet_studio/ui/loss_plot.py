@@ -22,14 +22,14 @@ VARIANT_LABELS = {"vanilla": "vanilla", "b158": "b1.58 (ternary QAT)"}
 
 
 def smooth(values: np.ndarray, half: int) -> np.ndarray:
-    """Moving average over ``i - h .. i + h`` with ``h = min(half, i)`` (centred, narrower at
-    the start); at the newest end the window is cut off by the data."""
+    """Centred moving average over ``i - h .. i + h``, ``h = min(half, i, n - 1 - i)``: the
+    window narrows symmetrically at both ends, so a straight line stays put everywhere and a
+    short run is not flattened into its mean (the newest point is its own value)."""
     n = len(values)
     c = np.concatenate([[0.0], np.cumsum(values)])
     i = np.arange(n)
-    h = np.minimum(half, i)
-    lo, hi = i - h, np.minimum(n - 1, i + h)
-    return (c[hi + 1] - c[lo]) / (hi - lo + 1)
+    h = np.minimum(np.minimum(half, i), n - 1 - i)
+    return (c[i + h + 1] - c[i - h]) / (2 * h + 1)
 
 
 @dataclass
