@@ -64,3 +64,20 @@ def test_evaluate_prints_a_row_per_model(tmp_path: Path, capsys) -> None:
     row = lines[-1].split()
     assert row[0] == str(gguf) and int(row[1]) > 100
     assert float(row[2]) > 1 and 0 < float(row[3]) < 20
+
+
+def test_the_command_line_starts_without_torch() -> None:
+    """Every command's parser is built at start: none may import torch (or Qt) to do it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bitnet_studio.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    from bitnet_studio.commands import train as train_cmd
+    from bitnet_studio.train.model import VARIANTS
+
+    assert train_cmd.VARIANTS == VARIANTS

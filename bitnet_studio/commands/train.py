@@ -19,7 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from bitnet_studio.errors import StudioError
-from bitnet_studio.train.model import VARIANTS
+
+# bitnet_studio.train.model.VARIANTS (importing it here would load torch for every command)
+VARIANTS = ("vanilla", "b158")
 
 RECIPES = ("shipped", "lab")
 
