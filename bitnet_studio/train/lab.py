@@ -42,8 +42,7 @@ class QatLab:
         control = control or Control()
         while self.step < self.recipe.steps:
             for trainer in self.trainers.values():
-                control.wait_while_paused()
-                if control.stop.is_set():
+                if not control.proceed():
                     return False
                 ev = trainer.train_step()
                 if on_event:

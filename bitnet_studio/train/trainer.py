@@ -65,6 +65,11 @@ class Control:
         while not self.running.wait(0.1):
             pass
 
+    def proceed(self) -> bool:
+        """Waits while paused; True unless a stop was requested (the loops' one check)."""
+        self.wait_while_paused()
+        return not self.stop.is_set()
+
 
 class Trainer:
     def __init__(
@@ -170,10 +175,7 @@ class Trainer:
     ) -> bool:
         """Trains up to ``recipe.steps``; True when finished, False when stopped (checkpointed)."""
         control = control or Control()
-        while self.step < self.recipe.steps:
-            control.wait_while_paused()
-            if control.stop.is_set():
-                break
+        while self.step < self.recipe.steps and control.proceed():
             ev = self.train_step()
             if on_event:
                 on_event(ev)
