@@ -116,3 +116,17 @@ def test_lab_steps_both_twins_in_turn(monkeypatch) -> None:
     control = Control()
     assert stopped.run(lambda e: control.request_stop(), control) is False
     assert stopped.step == 0 and stopped.trainers["vanilla"].step == 1
+
+
+def test_a_cancel_poll_stops_a_paused_run() -> None:
+    t = _trainer("vanilla", steps=3)
+    flag = threading.Event()
+    control = Control(cancelled=flag.is_set)
+    control.pause()
+    thread = threading.Thread(target=t.run, args=(None, control))
+    thread.start()
+    thread.join(0.3)
+    assert thread.is_alive()
+    flag.set()
+    thread.join(5)
+    assert not thread.is_alive() and t.step == 0 and control.stop.is_set()

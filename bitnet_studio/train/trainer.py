@@ -43,10 +43,12 @@ class StepEvent:
 
 @dataclass
 class Control:
-    """Pause and stop requests from another thread (the app's buttons, Ctrl+C)."""
+    """Pause and stop requests from another thread (the app's buttons, Ctrl+C), and an
+    optional ``cancelled()`` poll (a worker's cancel flag) that stops a run, paused or not."""
 
     stop: threading.Event = field(default_factory=threading.Event)
     running: threading.Event = field(default_factory=threading.Event)
+    cancelled: Callable[[], bool] = field(default=lambda: False)
 
     def __post_init__(self) -> None:
         self.running.set()
@@ -61,14 +63,13 @@ class Control:
         self.stop.set()
         self.running.set()
 
-    def wait_while_paused(self) -> None:
-        while not self.running.wait(0.1):
-            pass
-
     def proceed(self) -> bool:
         """Waits while paused; True unless a stop was requested (the loops' one check)."""
-        self.wait_while_paused()
-        return not self.stop.is_set()
+        while True:
+            if self.cancelled():
+                self.request_stop()
+            if self.running.wait(0.1):
+                return not self.stop.is_set()
 
 
 class Trainer:

@@ -7,7 +7,6 @@ the first call, which the page makes on a worker thread.
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -24,29 +23,13 @@ def load_recipe(_progress: Callable[[Any], None], _cancel: Callable[[], bool]) -
     return LAB
 
 
-@functools.cache
-def _control_class() -> type[Control]:
+def make_control() -> Control:
+    """The trainer's ``Control`` (pause, resume, stop); ``run_lab`` adds its worker's cancel
+    flag, so a cancelled worker stops even while paused (``workers.join_all`` knows nothing of
+    pause)."""
     from bitnet_studio.train.trainer import Control
 
-    class LabControl(Control):
-        def __post_init__(self) -> None:
-            super().__post_init__()
-            self.cancelled: Callable[[], bool] = lambda: False  # the worker's, once it runs
-
-        def wait_while_paused(self) -> None:
-            while True:
-                if self.cancelled():
-                    self.request_stop()  # (also wakes a paused run)
-                if self.running.wait(0.1):
-                    return
-
-    return LabControl
-
-
-def make_control() -> Control:
-    """The trainer's ``Control`` (pause, resume, stop) that also stops, even while paused,
-    once ``run_lab``'s worker is cancelled: ``workers.join_all`` knows nothing of pause."""
-    return _control_class()()
+    return Control()
 
 
 class EventSink:
@@ -76,7 +59,7 @@ def run_lab(
     """Worker body: build the twins, train them in turn; True when both finished."""
     from bitnet_studio.train.lab import QatLab
 
-    control.cancelled = cancel  # type: ignore[attr-defined]
+    control.cancelled = cancel
     progress("building the tokenizer and tokenizing the corpus…")
     lab = QatLab(recipe)
     progress("training…")
