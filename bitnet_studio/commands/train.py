@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         trainer = Trainer(
             args.variant, recipe, train_tokenizer(recipe.shape.vocab_size), out_dir=out
         )
+    control = Control()
+    previous = signal.signal(signal.SIGINT, lambda *_: control.request_stop())
     r = trainer.recipe
     print(
         f"train: {args.variant}, {trainer.model.n_params() / 1e6:.2f}M parameters, "
@@ -81,8 +83,6 @@ def run(args: argparse.Namespace) -> int:
         f"{torch.get_num_threads()} threads -> {out}",
         file=sys.stderr,
     )
-    control = Control()
-    previous = signal.signal(signal.SIGINT, lambda *_: control.request_stop())
     bar = ProgressBar(enabled=not args.no_progress)
     t0, step0 = time.perf_counter(), trainer.step
     try:
