@@ -143,6 +143,7 @@ class ComparePage(QWidget):
 
     def _on_pane_finished(self, _index: int) -> None:
         self.flush()
+        self.mark_partings()  # the pane flushed its last tokens itself: flush() saw none
         if not self.is_busy():
             self.timer.stop()
             self._update_buttons()
