@@ -7,7 +7,6 @@ into the view in one go: no signal per token, no redraw per token.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +28,7 @@ from bitnet_studio.engine.generate import DoneEvent, GenerationEvent, TokenEvent
 from bitnet_studio.engine.metrics import rss_mb
 from bitnet_studio.engine.sampling import SamplingParams
 from bitnet_studio.models.chat_template import ChatTemplate
+from bitnet_studio.ui.event_sink import EventSink
 from bitnet_studio.ui.model_store import LoadedModel, ModelStore
 from bitnet_studio.ui.token_view import TokenRecord, TokenView, Turn
 from bitnet_studio.ui.workers import Worker, start_worker
@@ -46,26 +46,19 @@ def model_facts(m: LoadedModel) -> str:
     )
 
 
-class _Sink:
-    """Events from the worker thread, waiting for the next flush."""
+class _Sink(EventSink[GenerationEvent]):
+    """Generation events waiting for the next flush, and when the first token came."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.events: list[GenerationEvent] = []
+        super().__init__()
         self.t_start = time.perf_counter()
         self.t_first: float | None = None
         self.prompt_tokens = 0
 
     def push(self, ev: GenerationEvent) -> None:
-        with self.lock:
-            if self.t_first is None and isinstance(ev, TokenEvent):
-                self.t_first = time.perf_counter()
-            self.events.append(ev)
-
-    def take(self) -> list[GenerationEvent]:
-        with self.lock:
-            out, self.events = self.events, []
-            return out
+        if self.t_first is None and isinstance(ev, TokenEvent):
+            self.t_first = time.perf_counter()
+        super().push(ev)
 
 
 def _generate_answer(

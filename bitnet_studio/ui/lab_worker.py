@@ -7,9 +7,10 @@ the first call, which the page makes on a worker thread.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from bitnet_studio.ui.event_sink import EventSink
 
 if TYPE_CHECKING:
     from bitnet_studio.train.recipe import Recipe
@@ -32,29 +33,12 @@ def make_control() -> Control:
     return Control()
 
 
-class EventSink:
-    """Step events from the worker, waiting for the page's next flush."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.events: list[StepEvent] = []
-
-    def push(self, ev: StepEvent) -> None:
-        with self.lock:
-            self.events.append(ev)
-
-    def take(self) -> list[StepEvent]:
-        with self.lock:
-            out, self.events = self.events, []
-            return out
-
-
 def run_lab(
     progress: Callable[[Any], None],
     cancel: Callable[[], bool],
     recipe: Recipe,
     control: Control,
-    sink: EventSink,
+    sink: EventSink[StepEvent],
 ) -> bool:
     """Worker body: build the twins, train them in turn; True when both finished."""
     from bitnet_studio.train.lab import QatLab

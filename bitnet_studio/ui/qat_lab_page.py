@@ -23,13 +23,14 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSp
 
 from bitnet_studio.ui import lab_worker
 from bitnet_studio.ui.charts import color
-from bitnet_studio.ui.lab_worker import EventSink, LabStatus, clock, make_control, run_lab
+from bitnet_studio.ui.event_sink import EventSink
+from bitnet_studio.ui.lab_worker import LabStatus, clock, make_control, run_lab
 from bitnet_studio.ui.loss_plot import VARIANT_LABELS, LossPlot
 from bitnet_studio.ui.workers import Worker, start_worker
 
 if TYPE_CHECKING:
     from bitnet_studio.train.recipe import Recipe
-    from bitnet_studio.train.trainer import Control
+    from bitnet_studio.train.trainer import Control, StepEvent
 
 FLUSH_MS = 100
 EXPLAIN = (
@@ -59,7 +60,7 @@ class QatLabPage(QWidget):
         self.error: str | None = None
         self.finished: bool | None = None  # the last run's outcome
         self.status = LabStatus()
-        self._sink = EventSink()
+        self._sink: EventSink[StepEvent] = EventSink()
         self._steps = 0
         self._t0 = 0.0
         self._phase = ""
