@@ -12,7 +12,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${BITNET_STUDIO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bitnet-studio}
 python=${PYTHON:-python3}
 # Bump recipe when the install steps below change in a way the requirements files do not show.
-recipe=2
+recipe=3
 pyver=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 key=$( { echo "$recipe $pyver"; cat "$root/requirements/llamacpp.txt"; } | sha256sum | cut -c1-16)
 venv="$cache/venv-$key"
@@ -23,20 +23,27 @@ pip() { "$venv/bin/python" -m pip install --disable-pip-version-check -q "$@" >&
 bash "$root/scripts/system-deps.sh"
 
 if [ ! -f "$venv/.complete" ]; then
-  log "creating $venv (first run on this machine: several minutes)"
+  log "creating $venv (first run on this machine: ~8 min on 2 cores, most of it compiling llama.cpp)"
+  t0=$SECONDS
   rm -rf "$venv"
   mkdir -p "$cache"
   "$python" -m venv "$venv"
   pip --upgrade pip
   # torch first and exactly pinned: the CPU build, never a CUDA one pulled by a range.
+  log "installing torch, Qt and the other pinned wheels"
   pip -r "$root/requirements/base.txt"
+  log "compiling llama-cpp-python: the library only (no tools, examples, server or multimodal)"
   # AMX off for ggml: its AMX path segfaults on Q4_0/Q4_1/Q8_0 weights (llama.cpp #20824).
   noamx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-  CMAKE_ARGS="-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DCMAKE_C_FLAGS='$noamx' -DCMAKE_CXX_FLAGS='$noamx'" \
+  # Library only: llama.cpp's tools, examples, tests, server and the multimodal (mtmd) library
+  # are never used by BitNet Studio and were most of the compile time.
+  libonly="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF"
+  CMAKE_ARGS="$libonly -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DCMAKE_C_FLAGS='$noamx' -DCMAKE_CXX_FLAGS='$noamx'" \
     CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) pip --no-deps -r "$root/requirements/llamacpp.txt"
   # llama-cpp-python's own runtime deps (numpy and jinja2 are pinned in base.txt)
   pip diskcache==5.6.3 typing-extensions==4.16.0
   touch "$venv/.complete"
+  log "environment created in $((SECONDS - t0)) s"
 fi
 
 # The pinned requirements: synced when any requirements file changes.

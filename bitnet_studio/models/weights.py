@@ -39,7 +39,33 @@ class TernaryTensor:
         return self.codes.astype(np.float32) * s
 
 
-Tensor = np.ndarray | TernaryTensor
+@dataclass
+class BinaryTensor:
+    """A 1-bit linear weight (original BitNet, GGUF Q1_0): W = signs * scale.
+
+    ``scale`` is per tensor (1,) -- BitNet's beta = mean|W| -- or per 128-column block
+    (out, ceil(in / 128)) as in a Q1_0 file quantized block by block (PrismML Bonsai).
+    """
+
+    signs: np.ndarray  # int8 (out, in), values in {-1, +1}
+    scale: np.ndarray  # float32 (1,) or (out, ceil(in / 128))
+    source_type: str = "binary"  # e.g. "Q1_0", "ptq-sign"
+
+    BLOCK = 128
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.signs.shape[0]), int(self.signs.shape[1]))
+
+    def dequantize(self) -> np.ndarray:
+        s = self.signs.astype(np.float32)
+        if self.scale.size == 1:
+            return s * self.scale.reshape(())
+        per_col = np.repeat(self.scale.astype(np.float32), self.BLOCK, axis=1)
+        return s * per_col[:, : s.shape[1]]
+
+
+Tensor = np.ndarray | TernaryTensor | BinaryTensor
 
 
 @dataclass
@@ -86,6 +112,11 @@ class ModelWeights:
                 if ".mlp." in name
                 else "norms"
             )
-            n = t.codes.nbytes // 4 + t.scale.nbytes if isinstance(t, TernaryTensor) else t.nbytes
+            if isinstance(t, TernaryTensor):
+                n = t.codes.nbytes // 4 + t.scale.nbytes
+            elif isinstance(t, BinaryTensor):
+                n = t.signs.nbytes // 8 + t.scale.nbytes
+            else:
+                n = t.nbytes
             out[kind] = out.get(kind, 0) + int(n)
         return out
