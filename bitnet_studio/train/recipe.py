@@ -1,4 +1,9 @@
-"""The training recipe: one for both variants; only ``variant`` differs between the twins."""
+"""The training recipe: one for the three variants; only ``variant`` and its peak LR differ.
+
+Each variant gets the peak LR its sweep picked (``PEAK_LR``; ``train --sweep``, tables in the
+model cards): binary and ternary weights want larger LRs than float ones (arXiv 2310.11453).
+``bf16`` defaults to what the CPU runs natively (``precision.auto_precision``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from bitnet_studio.train.model import Shape
+from bitnet_studio.train.precision import auto_precision
 
 
 @dataclass(frozen=True)
@@ -20,7 +26,8 @@ class Recipe:
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0
     seed: int = 0
-    bf16: bool = True  # autocast the matmuls to bfloat16 (AVX-512 BF16); weights stay float32
+    # autocast the matmuls to bfloat16 where the CPU has AVX-512 BF16 / AMX; weights stay fp32
+    bf16: bool = field(default_factory=lambda: auto_precision().bf16)
     checkpoint_every: int = 100
     eval_every: int = 200
     eval_tokens: int = 16384  # held-out tokens scored at each periodic evaluation
@@ -59,3 +66,15 @@ LAB = replace(
     eval_every=50,
     eval_tokens=4096,
 )
+
+# Each variant's peak LR, per recipe, from the sweeps (``train --sweep``).
+PEAK_LR: dict[str, dict[str, float]] = {
+    "shipped": {"vanilla": 2e-3, "bitnet": 4e-3, "b158": 2e-3},
+    "lab": {"vanilla": 2e-3, "bitnet": 4e-3, "b158": 2e-3},
+}
+RECIPES = {"shipped": SHIPPED, "lab": LAB}
+
+
+def recipe_for(name: str, variant: str) -> Recipe:
+    """The named recipe with ``variant``'s peak LR."""
+    return replace(RECIPES[name], lr=PEAK_LR[name][variant])
