@@ -3,7 +3,7 @@
 This package is the judge for the compiled kernels: plain, readable, exact.
 """
 
-from bitnet_studio.quant import hf_packed, i2_s, tq1_0, tq2_0
+from bitnet_studio.quant import hf_packed, i2_s, q1_0, q2_0, tq1_0, tq2_0
 from bitnet_studio.quant.absmean import (
     dequantize_ternary,
     quantize_activations,
@@ -12,4 +12,4 @@ from bitnet_studio.quant.absmean import (
 )
 
 __all__ = ["dequantize_ternary", "quantize_activations", "ternarize", "ternary_linear_reference"]
-__all__ += ["hf_packed", "i2_s", "tq1_0", "tq2_0"]
+__all__ += ["hf_packed", "i2_s", "q1_0", "q2_0", "tq1_0", "tq2_0"]
