@@ -17,7 +17,7 @@ def _trainer(variant: str, out=None, **changes) -> Trainer:
     return Trainer(variant, tiny_recipe(**changes), tokenizer(), token_data(), out)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("variant", ["vanilla", "b158"])
+@pytest.mark.parametrize("variant", ["vanilla", "bitnet", "b158"])
 def test_a_tiny_run_lowers_the_loss(variant: str) -> None:
     torch.set_num_threads(1)
     t = _trainer(variant)
