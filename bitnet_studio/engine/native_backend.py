@@ -41,6 +41,8 @@ _VECTORS = (
     "self_attn.q_bias",
     "self_attn.k_bias",
     "self_attn.v_bias",
+    "self_attn.q_norm",
+    "self_attn.k_norm",
 )
 
 

@@ -1,6 +1,10 @@
 """Naive post-training ternarization (PTQ): absmean applied to every linear of a trained
 vanilla model. It is what BitNet b1.58 warns against -- quality holds only for models
 *trained* ternary -- and the app shows it side by side so a user can watch it break.
+
+Naive binarization is the same experiment with the original BitNet's 1-bit rule (centred
+sign, beta = mean|W| per tensor): one value fewer, no zero, and it breaks a model even harder
+(the BitNet paper's absmax PTQ to W1A8 reaches perplexity 3.5e23 at 6.7B, Table 3).
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from bitnet_studio.models.weights import ModelWeights, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
 from bitnet_studio.quant.absmean import ternarize
+from bitnet_studio.quant.binary import binarize
 
 PTQ_SOURCE_TYPE = "ptq-absmean"
+BINARY_PTQ_SOURCE_TYPE = "ptq-sign"
 
 
 def is_linear(name: str) -> bool:
@@ -32,3 +38,18 @@ def ternarize_model(model: ModelWeights) -> ModelWeights:
         else:
             tensors[name] = t
     return replace(model, tensors=tensors, tensor_types=types, format=f"{model.format}+ptq")
+
+
+def binarize_model(model: ModelWeights) -> ModelWeights:
+    """The 1-bit PTQ twin: every float projection binarized per tensor (centred sign)."""
+    tensors = {}
+    types = dict(model.tensor_types)
+    for name, t in model.tensors.items():
+        if is_linear(name) and isinstance(t, np.ndarray):
+            signs, beta = binarize(t)
+            scale = np.array([beta], np.float32)
+            tensors[name] = BinaryTensor(signs, scale, BINARY_PTQ_SOURCE_TYPE)
+            types[name] = BINARY_PTQ_SOURCE_TYPE
+        else:
+            tensors[name] = t
+    return replace(model, tensors=tensors, tensor_types=types, format=f"{model.format}+ptq1")
