@@ -246,7 +246,7 @@ def test_the_trained_pair_loads_into_compare(  # type: ignore[no-untyped-def]
     w = MainWindow(models=[])
     qtbot.addWidget(w)
     menu = [a.text() for a in w.defaults_menu.actions()]
-    assert registry.DEFAULT_MODELS["default-trained-ternary"].label in menu and len(menu) == 4
+    assert registry.DEFAULT_MODELS["default-trained-bitnet"].label in menu and len(menu) == 5
     pairs = [a.text() for a in w.pairs_menu.actions()]
     assert any("trained b1.58" in t for t in pairs)
 
