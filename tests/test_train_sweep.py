@@ -59,3 +59,16 @@ def test_best_skips_diverged_rows() -> None:
     assert bad.diverged and best([bad, ok]) is ok
     with pytest.raises(ValueError, match="diverged"):
         best([bad])
+
+
+def test_variants_share_a_sweep_folder(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    recipe = tiny_recipe()
+    for variant in ("vanilla", "b158"):
+        rows = sweep(variant, recipe, [2e-3], 4, tokenizer(), tmp_path, token_data())  # type: ignore[arg-type]
+        assert rows is not None and rows[0].variant == variant
+    assert [r.variant for r in load_rows(tmp_path)] == ["vanilla", "b158"]
+    assert {p.name for p in tmp_path.iterdir() if p.is_dir()} == {
+        "vanilla-lr-0.002",
+        "b158-lr-0.002",
+    }

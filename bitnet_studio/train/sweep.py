@@ -3,7 +3,7 @@
 One short run per peak LR -- the recipe as it is, only ``lr`` and ``steps`` changed, so the
 schedule (warmup, cosine decay) is compressed into the short run -- then the held-out loss of
 the model where it ended. The lowest held-out loss picks the LR. Resumable: each LR trains in
-its own folder (``OUT/lr-<lr>``, checkpoints every 50 steps) and a finished LR's row is kept in
+its own folder (``OUT/<variant>-lr-<lr>``, checkpoints every 50 steps) and a finished LR's row is kept in
 ``OUT/sweep.jsonl``, so a stopped sweep continues where it stopped and never redoes a row.
 Short runs favour large LRs (there is less time to profit from a small one): the sweep ranks
 LRs, the rows say by how much.
@@ -45,8 +45,8 @@ class SweepRow:
         return not math.isfinite(self.heldout_loss)
 
 
-def lr_dir(out: Path, lr: float) -> Path:
-    return out / f"lr-{lr:g}"
+def lr_dir(out: Path, variant: str, lr: float) -> Path:
+    return out / f"{variant}-lr-{lr:g}"
 
 
 def load_rows(out: Path) -> list[SweepRow]:
@@ -85,7 +85,7 @@ def sweep(
         if lr in done:
             rows.append(done[lr])
             continue
-        folder = lr_dir(out, lr)
+        folder = lr_dir(out, variant, lr)
         t0 = time.perf_counter()
         if (folder / CHECKPOINT).is_file():
             trainer = Trainer.resume(folder, data)
