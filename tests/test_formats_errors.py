@@ -149,3 +149,54 @@ def test_model_larger_than_memory(tmp_path: Path, kind: str, monkeypatch) -> Non
     else:
         path = write_hf_llama(make_model("llama"), tmp_path / "hf", "bf16")
     assert _raises(path, "GiB of memory").source == str(path)
+
+
+def _rewrite_offsets(shard: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    """Rewrites a shard's JSON header through ``edit(header)``, keeping the data bytes."""
+    data = shard.read_bytes()
+    (n,) = struct.unpack_from("<Q", data)
+    header = json.loads(data[8 : 8 + n])
+    edit(header)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    shard.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
+
+
+def _same_shape_pair(header: dict) -> tuple[str, str]:
+    names = [k for k in header if k != "__metadata__"]
+    by_shape: dict = {}
+    for k in names:
+        by_shape.setdefault((header[k]["dtype"], tuple(header[k]["shape"])), []).append(k)
+    pair = next(v for v in by_shape.values() if len(v) >= 2)
+    return pair[0], pair[1]
+
+
+def test_overlapping_safetensors_offsets_are_refused(tmp_path: Path) -> None:
+    """Two same-shaped tensors sharing one byte range would load as aliases: the format
+    forbids overlaps (huggingface/safetensors Metadata::validate), so we refuse the file."""
+    folder = write_hf_llama(make_model("llama"), tmp_path / "hf", "f16")
+    shard = sorted(folder.glob("*.safetensors"))[0]
+
+    def alias(header: dict) -> None:
+        a, b = _same_shape_pair(header)
+        header[b]["data_offsets"] = list(header[a]["data_offsets"])
+
+    _rewrite_offsets(shard, alias)
+    err = _raises(folder, "overlaps")
+    assert err.source == str(shard) and "forbids overlapping" in err.message
+
+
+def test_safetensors_holes_are_refused(tmp_path: Path) -> None:
+    folder = write_hf_llama(make_model("llama"), tmp_path / "hf", "f16")
+    shard = sorted(folder.glob("*.safetensors"))[0]
+    good = shard.read_bytes()
+    shard.write_bytes(good + bytes(64))  # trailing unindexed bytes
+    assert _raises(folder, "after the last tensor").source == str(shard)
+    shard.write_bytes(good)
+
+    def drop_first(header: dict) -> None:
+        names = [k for k in header if k != "__metadata__"]
+        del header[min(names, key=lambda k: header[k]["data_offsets"])]
+
+    _rewrite_offsets(shard, drop_first)
+    assert _raises(folder, "unindexed bytes before").source == str(shard)
