@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_named_model(args.model)
-    tokenizer = Tokenizer.from_spec(model.tokenizer)
+    tokenizer = Tokenizer.for_model(model)
     template = ChatTemplate.for_tokenizer(tokenizer)
     session = make_backend(args.backend).load(model, threads=args.threads)
     params = SamplingParams(

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise StudioError("--threads", "must be at least 1")
     model = load_named_model(args.model)
-    tokenizer = Tokenizer.from_spec(model.tokenizer)
+    tokenizer = Tokenizer.for_model(model)
     ids = prompt_ids(tokenizer, args.prompt, args.raw, args.system)
     params = SamplingParams(
         greedy=args.greedy,

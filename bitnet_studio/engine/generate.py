@@ -92,6 +92,14 @@ def generate(
     prompt = [int(t) for t in prompt_ids]
     if not prompt:
         raise ValueError("generate needs at least one prompt token")
+    vocab = session.config.vocab_size
+    if any(not 0 <= t < vocab for t in prompt):
+        bad = next(t for t in prompt if not 0 <= t < vocab)
+        raise StudioError(
+            None,
+            f"the tokenizer made token id {bad}, outside the model's "
+            f"{vocab}-token vocabulary (tokenizer and weights do not match)",
+        )
     is_cancelled = cancel or (lambda: False)
     limit = session.config.max_position
     eos = set(tokenizer.eos_ids) | set(session.config.eos_token_ids)
