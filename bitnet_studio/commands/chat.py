@@ -13,7 +13,8 @@ import threading
 from bitnet_studio.engine.generate import DoneEvent, TokenEvent, generate
 from bitnet_studio.engine.registry import BACKENDS, load_named_model, make_backend
 from bitnet_studio.engine.sampling import SamplingParams
-from bitnet_studio.models.chat_template import ChatTemplate
+from bitnet_studio.errors import StudioError
+from bitnet_studio.models.chat_template import ChatTemplate, TemplateError
 from bitnet_studio.models.tokenizer import Tokenizer
 
 
@@ -31,7 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     model = load_named_model(args.model)
     tokenizer = Tokenizer.for_model(model)
-    template = ChatTemplate.for_tokenizer(tokenizer)
+    try:
+        template = ChatTemplate.for_tokenizer(tokenizer)
+    except TemplateError as e:
+        raise StudioError(model.source or args.model, str(e)) from e
     session = make_backend(args.backend).load(model, threads=args.threads)
     params = SamplingParams(
         greedy=args.greedy, temperature=args.temperature, seed=args.seed, max_tokens=args.max_tokens
@@ -61,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
                 print("(new conversation)", file=sys.stderr)
                 continue
             history.append({"role": "user", "content": text})
-            rendered = template.render(history, add_generation_prompt=True)
+            try:
+                rendered = template.render(history, add_generation_prompt=True)
+            except TemplateError as e:
+                raise StudioError(model.source or args.model, str(e)) from e
             # The rendered template carries its own special tokens (BOS included if any).
             ids = tokenizer.encode(rendered, add_bos=False)
             answer = _answer(session, tokenizer, ids, params)

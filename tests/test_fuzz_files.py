@@ -1,0 +1,169 @@
+"""Mutation fuzzing of model files: every case ends fine or in ``error: <file>: <what>``, exit 2.
+
+Each case mutates one file (a shipped GGUF, the SmolLM2 GGUF, tiny GGUFs and Hugging Face
+folders written here) with a seeded mutation from tests/fuzz_mutations.py -- bit flips,
+overwritten integers (counts, offsets, dims, type ids, string lengths), truncation, corrupted
+tensor data, corrupted tokenizer metadata -- then runs what a user runs:
+``bitnet-studio generate`` (load, tokenizer, chat template, a few greedy tokens) on the native
+and the torch backends, in process. A Python exception escaping ``main`` is a traceback a user
+would see: the test fails and shows it. ``BITNET_FUZZ_CASES`` scales the slow run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import traceback
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bitnet_studio.cli import main
+from bitnet_studio.defaults import smollm2_gguf
+from bitnet_studio.formats import write_gguf
+from bitnet_studio.models.random_model import random_model, tiny_config
+from bitnet_studio.resources import resource_path
+from tests.fuzz_mutations import mutate_gguf, mutate_hf, walk_gguf
+from tests.tiny_models import make_model, write_hf_bitnet_packed, write_hf_llama
+
+GGUF_KINDS = ["bitflip", "integer", "truncate", "tensor_data", "tokenizer"]
+HF_KINDS = ["bitflip", "integer", "truncate", "tensor_data", "config", "tokenizer"]
+BACKENDS = ("native", "torch")
+
+
+@dataclass
+class Outcome:
+    target: str
+    case: int
+    kind: str
+    backend: str
+    result: str  # "ok", "error", or "traceback"
+    detail: str = ""
+
+
+def run_cli(model: Path, backend: str) -> tuple[str, str]:
+    """(result, detail) of ``generate`` on ``model``: a traceback is what escapes ``main``."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["generate", "--model", str(model), "--backend", backend, "--prompt", "Hello there"]
+    argv += ["--max-tokens", "3", "--seed", "1", "--threads", "1"]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(argv)
+    except BaseException:  # anything escaping main is the bug we look for
+        return "traceback", traceback.format_exc()
+    lines = err.getvalue().strip().splitlines()
+    if rc == 0:
+        return "ok", ""
+    last = lines[-1] if lines else ""
+    if rc == 2 and last.startswith(f"error: {model}"):
+        return "error", last
+    return "traceback", f"exit {rc}, stderr does not name {model}: {err.getvalue()[-2000:]}"
+
+
+def _gguf_target(name: str, src: Path, work: Path, kinds: list[str], seeds: range) -> list:
+    data = src.read_bytes()
+    layout = walk_gguf(data)
+    path = work / src.name
+    outcomes = []
+    for seed in seeds:
+        rng = np.random.default_rng([zlib.crc32(name.encode()), seed])
+        kind = kinds[seed % len(kinds)]
+        path.write_bytes(mutate_gguf(data, layout, kind, rng))
+        for backend in BACKENDS:
+            result, detail = run_cli(path, backend)
+            outcomes.append(Outcome(name, seed, kind, backend, result, detail))
+    return outcomes
+
+
+def _hf_target(name: str, src: Path, work: Path, seeds: range) -> list:
+    outcomes = []
+    for seed in seeds:
+        rng = np.random.default_rng([zlib.crc32(name.encode()), seed])
+        kind = HF_KINDS[seed % len(HF_KINDS)]
+        folder = work / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(src, folder)
+        mutate_hf(folder, kind, rng)
+        for backend in BACKENDS:
+            result, detail = run_cli(folder, backend)
+            outcomes.append(Outcome(name, seed, kind, backend, result, detail))
+    return outcomes
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("fuzz-src")
+    tiny_f16, tiny_tq2 = d / "tiny-f16.gguf", d / "tiny-tq2.gguf"
+    write_gguf(random_model(tiny_config("llama"), seed=5), tiny_f16, "f16")
+    cfg = tiny_config("bitnet-b1.58", hidden_size=256, intermediate_size=512, head_dim=64)
+    write_gguf(random_model(cfg, seed=6), tiny_tq2, "tq2_0")
+    return {
+        "trained-vanilla": resource_path("models", "default-trained-vanilla.gguf"),
+        "trained-ternary": resource_path("models", "default-trained-ternary.gguf"),
+        "smollm2": smollm2_gguf(),
+        "tiny-f16": tiny_f16,
+        "tiny-tq2_0": tiny_tq2,
+        "hf-llama": write_hf_llama(make_model("llama"), d / "hf-llama", "f16"),
+        "hf-bitnet": write_hf_bitnet_packed(
+            make_model("bitnet-b1.58"), d / "hf-bitnet", "bitlinear"
+        ),
+    }
+
+
+def _check(outcomes: list[Outcome]) -> None:
+    tally = Counter((o.target, o.result) for o in outcomes)
+    print("fuzz outcomes:", dict(sorted(tally.items())))
+    bad = [o for o in outcomes if o.result == "traceback"]
+    if bad:
+        kinds = Counter((o.target, o.kind) for o in bad)
+        first = bad[0]
+        pytest.fail(
+            f"{len(bad)} of {len(outcomes)} cases ended in a traceback ({dict(kinds)}); first: "
+            f"{first.target} case {first.case} ({first.kind}, {first.backend}):\n{first.detail}"
+        )
+
+
+def _run(sources: dict[str, Path], work: Path, plan: dict[str, range]) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for name, seeds in plan.items():
+        src = sources[name]
+        if name.startswith("hf-"):
+            outcomes += _hf_target(name, src, work, seeds)
+        else:
+            kinds = GGUF_KINDS
+            if name == "smollm2":  # 98 MB: aim at the header and the tokenizer, where it is cheap
+                kinds = ["integer", "truncate", "tokenizer", "bitflip", "integer", "tokenizer"]
+            outcomes += _gguf_target(name, src, work, kinds, seeds)
+    return outcomes
+
+
+CI_PLAN = {
+    "tiny-f16": range(100),
+    "tiny-tq2_0": range(80),
+    "hf-llama": range(80),
+    "hf-bitnet": range(60),
+    "trained-vanilla": range(40),
+    "trained-ternary": range(40),
+    "smollm2": range(8),
+}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow casts of corrupt values
+def test_fuzz_model_files(sources: dict[str, Path], tmp_path: Path) -> None:
+    """408 seeded cases, each on 2 backends: zero tracebacks."""
+    _check(_run(sources, tmp_path, CI_PLAN))
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_fuzz_model_files_more(sources: dict[str, Path], tmp_path: Path) -> None:
+    scale = int(os.environ.get("BITNET_FUZZ_CASES", "4"))
+    plan = {name: range(1000, 1000 + scale * len(r)) for name, r in CI_PLAN.items()}
+    _check(_run(sources, tmp_path, plan))
