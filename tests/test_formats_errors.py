@@ -200,3 +200,16 @@ def test_safetensors_holes_are_refused(tmp_path: Path) -> None:
 
     _rewrite_offsets(shard, drop_first)
     assert _raises(folder, "unindexed bytes before").source == str(shard)
+
+
+def test_dims_whose_product_wraps_int64_are_refused(gguf_file: Path) -> None:
+    """2^32 x 2^32 elements wrap to 0 in int64: sized exactly, the tensor runs past the end
+    of the file (a clear error, not a zero-byte view or an attempt to allocate it)."""
+    data = bytearray(gguf_file.read_bytes())
+    name = b"blk.0.attn_v.weight"
+    at = data.index(name) + len(name)
+    (n_dims,) = struct.unpack_from("<I", data, at)
+    assert n_dims == 2
+    struct.pack_into("<QQ", data, at + 4, 2**32, 2**32)
+    gguf_file.write_bytes(bytes(data))
+    _raises(gguf_file, "past the end of the file")
