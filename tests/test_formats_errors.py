@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,16 @@ def test_dims_whose_product_wraps_int64_are_refused(gguf_file: Path) -> None:
     struct.pack_into("<QQ", data, at + 4, 2**32, 2**32)
     gguf_file.write_bytes(bytes(data))
     _raises(gguf_file, "past the end of the file")
+
+
+def test_huge_layer_count_is_refused_quickly(gguf_file: Path) -> None:
+    """block_count overwritten with 2^32 - 1 used to list 4 billion layers' tensors (minutes,
+    then MemoryError); now it is a one-line error."""
+    data = bytearray(gguf_file.read_bytes())
+    key = b"llama.block_count"
+    at = data.index(key) + len(key) + 4  # skip the value type
+    struct.pack_into("<I", data, at, 2**32 - 1)
+    gguf_file.write_bytes(bytes(data))
+    t0 = time.perf_counter()
+    _raises(gguf_file, "the config says 4294967295 layers, the file holds tensors for 2")
+    assert time.perf_counter() - t0 < 10

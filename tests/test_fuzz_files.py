@@ -15,6 +15,7 @@ import contextlib
 import io
 import os
 import shutil
+import time
 import traceback
 import zlib
 from collections import Counter
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from bitnet_studio.cli import main
@@ -47,8 +49,22 @@ class Outcome:
     detail: str = ""
 
 
+CASE_SECONDS = 30.0  # a corrupt size that makes us loop or allocate for minutes is a bug too
+RSS_LIMIT = 6 << 30
+
+
 def run_cli(model: Path, backend: str) -> tuple[str, str]:
-    """(result, detail) of ``generate`` on ``model``: a traceback is what escapes ``main``."""
+    """(result, detail) of ``generate`` on ``model``: a traceback is what escapes ``main``;
+    a case that runs past CASE_SECONDS or grows the process past RSS_LIMIT counts as one."""
+    t0 = time.perf_counter()
+    result, detail = _run_cli(model, backend)
+    took, rss = time.perf_counter() - t0, psutil.Process().memory_info().rss
+    if took > CASE_SECONDS or rss > RSS_LIMIT:
+        return "traceback", f"took {took:.0f} s, RSS {rss >> 20} MB ({result}: {detail})"
+    return result, detail
+
+
+def _run_cli(model: Path, backend: str) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     argv = ["generate", "--model", str(model), "--backend", backend, "--prompt", "Hello there"]
     argv += ["--max-tokens", "3", "--seed", "1", "--threads", "1"]
