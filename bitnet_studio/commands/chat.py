@@ -10,6 +10,7 @@ import argparse
 import sys
 import threading
 
+from bitnet_studio.engine.conversation import answer_reserve, context_limit, fit_conversation
 from bitnet_studio.engine.generate import DoneEvent, TokenEvent, generate
 from bitnet_studio.engine.registry import BACKENDS, load_named_model, make_backend
 from bitnet_studio.engine.sampling import SamplingParams
@@ -66,16 +67,39 @@ def run(args: argparse.Namespace) -> int:
                 continue
             history.append({"role": "user", "content": text})
             try:
-                rendered = template.render(history, add_generation_prompt=True)
+                ids = _fit(session, tokenizer, template, history, params, model.source)
             except TemplateError as e:
                 raise StudioError(model.source or args.model, str(e)) from e
-            # The rendered template carries its own special tokens (BOS included if any).
-            ids = tokenizer.encode(rendered, add_bos=False)
+            except StudioError as e:  # too long: say so, and keep it out of the conversation
+                history.pop()
+                print(e.one_line(), file=sys.stderr)
+                continue
             answer = _answer(session, tokenizer, ids, params)
             history.append({"role": "assistant", "content": answer})
     finally:
         session.close()
     return 0
+
+
+def _fit(session, tokenizer, template, history, params, source) -> list[int]:  # type: ignore[no-untyped-def]
+    """The conversation's ids, its oldest turns dropped (said on stderr) when it outgrows the
+    context. The rendered template carries its own special tokens (BOS included if any)."""
+    limit = context_limit(session)
+    fitted = fit_conversation(
+        history,
+        lambda msgs: tokenizer.encode(template.render(msgs), add_bos=False),
+        limit,
+        answer_reserve(limit, params.max_tokens),
+        source,
+    )
+    if fitted.dropped_turns:
+        n = fitted.dropped_turns
+        print(
+            f"(the {n} oldest turn{'s' if n > 1 else ''} left out to fit the {limit}-token "
+            "context; the system prompt is kept)",
+            file=sys.stderr,
+        )
+    return fitted.ids
 
 
 def _answer(session, tokenizer, ids, params) -> str:  # type: ignore[no-untyped-def]
