@@ -146,16 +146,21 @@ def _check(outcomes: list[Outcome]) -> None:
         )
 
 
-def _run(sources: dict[str, Path], work: Path, plan: dict[str, range]) -> list[Outcome]:
+# SmolLM2 is 98 MB of Q4_1: a case that loads dequantizes 135 M weights (seconds), so CI aims
+# its few cases at the header and the tokenizer; the slow run corrupts its tensor data too.
+SMOLLM2_CI_KINDS = ["integer", "truncate", "tokenizer", "bitflip", "integer", "tokenizer"]
+
+
+def _run(
+    sources: dict[str, Path], work: Path, plan: dict[str, range], smollm2_kinds: list[str]
+) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for name, seeds in plan.items():
         src = sources[name]
         if name.startswith("hf-"):
             outcomes += _hf_target(name, src, work, seeds)
         else:
-            kinds = GGUF_KINDS
-            if name == "smollm2":  # 98 MB: aim at the header and the tokenizer, where it is cheap
-                kinds = ["integer", "truncate", "tokenizer", "bitflip", "integer", "tokenizer"]
+            kinds = smollm2_kinds if name == "smollm2" else GGUF_KINDS
             outcomes += _gguf_target(name, src, work, kinds, seeds)
     return outcomes
 
@@ -174,12 +179,13 @@ CI_PLAN = {
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow casts of corrupt values
 def test_fuzz_model_files(sources: dict[str, Path], tmp_path: Path) -> None:
     """408 seeded cases, each on 2 backends: zero tracebacks."""
-    _check(_run(sources, tmp_path, CI_PLAN))
+    _check(_run(sources, tmp_path, CI_PLAN, SMOLLM2_CI_KINDS))
 
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_fuzz_model_files_more(sources: dict[str, Path], tmp_path: Path) -> None:
-    scale = int(os.environ.get("BITNET_FUZZ_CASES", "4"))
+    """Other seeds, ``BITNET_FUZZ_CASES`` (default 3) times the CI plan, every mutation kind."""
+    scale = int(os.environ.get("BITNET_FUZZ_CASES", "3"))
     plan = {name: range(1000, 1000 + scale * len(r)) for name, r in CI_PLAN.items()}
-    _check(_run(sources, tmp_path, plan))
+    _check(_run(sources, tmp_path, plan, GGUF_KINDS))
