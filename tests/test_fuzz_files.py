@@ -4,9 +4,11 @@ Each case mutates one file (a shipped GGUF, the SmolLM2 GGUF, tiny GGUFs and Hug
 folders written here) with a seeded mutation from tests/fuzz_mutations.py -- bit flips,
 overwritten integers (counts, offsets, dims, type ids, string lengths), truncation, corrupted
 tensor data, corrupted tokenizer metadata -- then runs what a user runs:
-``bitnet-studio generate`` (load, tokenizer, chat template, a few greedy tokens) on the native
-and the torch backends, in process. A Python exception escaping ``main`` is a traceback a user
-would see: the test fails and shows it. ``BITNET_FUZZ_CASES`` scales the slow run.
+``bitnet-studio generate`` (load, tokenizer, chat template, three seeded sampled tokens) on the
+native and the torch backends, in process. A Python exception escaping ``main`` is a traceback
+a user would see: the test fails and shows it. Tiny files are written in every type the GGUF
+writer knows (``WriteType``), so a type added to the writer is fuzzed without editing this.
+``BITNET_FUZZ_CASES`` scales the slow run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import psutil
@@ -29,6 +32,7 @@ import pytest
 from bitnet_studio.cli import main
 from bitnet_studio.defaults import smollm2_gguf
 from bitnet_studio.formats import write_gguf
+from bitnet_studio.formats.gguf_writer import WriteType
 from bitnet_studio.models.random_model import random_model, tiny_config
 from bitnet_studio.resources import resource_path
 from tests.fuzz_mutations import mutate_gguf, mutate_hf, walk_gguf
@@ -37,6 +41,7 @@ from tests.tiny_models import make_model, write_hf_bitnet_packed, write_hf_llama
 GGUF_KINDS = ["bitflip", "integer", "truncate", "tensor_data", "tokenizer"]
 HF_KINDS = ["bitflip", "integer", "truncate", "tensor_data", "config", "tokenizer"]
 BACKENDS = ("native", "torch")
+WRITE_TYPES = get_args(WriteType)  # every type our GGUF writer can store
 
 
 @dataclass
@@ -116,16 +121,20 @@ def _hf_target(name: str, src: Path, work: Path, seeds: range) -> list:
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("fuzz-src")
-    tiny_f16, tiny_tq2 = d / "tiny-f16.gguf", d / "tiny-tq2.gguf"
+    tiny_f16 = d / "tiny-f16.gguf"
     write_gguf(random_model(tiny_config("llama"), seed=5), tiny_f16, "f16")
+    # 256-wide rows: whole blocks of every low-bit type, so the linears really are stored so
     cfg = tiny_config("bitnet-b1.58", hidden_size=256, intermediate_size=512, head_dim=64)
-    write_gguf(random_model(cfg, seed=6), tiny_tq2, "tq2_0")
+    typed = {}
+    for dtype in WRITE_TYPES:
+        typed[f"tiny-bitnet-{dtype}"] = d / f"tiny-bitnet-{dtype}.gguf"
+        write_gguf(random_model(cfg, seed=6), typed[f"tiny-bitnet-{dtype}"], dtype)
     return {
         "trained-vanilla": resource_path("models", "default-trained-vanilla.gguf"),
         "trained-ternary": resource_path("models", "default-trained-ternary.gguf"),
         "smollm2": smollm2_gguf(),
         "tiny-f16": tiny_f16,
-        "tiny-tq2_0": tiny_tq2,
+        **typed,
         "hf-llama": write_hf_llama(make_model("llama"), d / "hf-llama", "f16"),
         "hf-bitnet": write_hf_bitnet_packed(
             make_model("bitnet-b1.58"), d / "hf-bitnet", "bitlinear"
@@ -166,8 +175,8 @@ def _run(
 
 
 CI_PLAN = {
-    "tiny-f16": range(100),
-    "tiny-tq2_0": range(80),
+    "tiny-f16": range(80),
+    **{f"tiny-bitnet-{dtype}": range(30) for dtype in WRITE_TYPES},
     "hf-llama": range(80),
     "hf-bitnet": range(60),
     "trained-vanilla": range(40),
@@ -178,7 +187,8 @@ CI_PLAN = {
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow casts of corrupt values
 def test_fuzz_model_files(sources: dict[str, Path], tmp_path: Path) -> None:
-    """408 seeded cases, each on 2 backends: zero tracebacks."""
+    """About 400 seeded cases (more as the writer learns types), each on native and torch:
+    zero tracebacks."""
     _check(_run(sources, tmp_path, CI_PLAN, SMOLLM2_CI_KINDS))
 
 
