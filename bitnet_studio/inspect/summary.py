@@ -95,7 +95,7 @@ def nonfinite_warning(summary: dict[str, Any]) -> str:
     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
     return (
         f"{sum(bad.values()):,} non-finite weights (NaN/Inf) in {len(names)} tensors "
-        f"({', '.join(names[:3])}{more}): the file is corrupt, generation will fail"
+        f"({', '.join(names[:3])}{more}): the file is corrupt and generation is likely to fail"
     )
 
 
