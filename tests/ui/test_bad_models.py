@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
+from bitnet_studio.formats import write_gguf
+from bitnet_studio.models.random_model import random_model, tiny_config
 from bitnet_studio.ui.main_window import MainWindow
+from bitnet_studio.ui.model_store import ModelStore
+from tests.fuzz_mutations import mutate_gguf, walk_gguf
 from tests.tiny_models import make_model, write_hf_llama
 from tests.ui.conftest import LOAD_TIMEOUT_MS
 
@@ -30,3 +35,30 @@ def test_folder_without_tokenizer_names_the_folder(  # type: ignore[no-untyped-d
     qtbot.waitUntil(lambda: bool(shown), timeout=LOAD_TIMEOUT_MS)
     assert shown[0] == f"{folder}: no tokenizer (tokenizer.json / tokenizer.model not found)"
     assert len(window.store.models()) == 2
+
+
+def test_mutated_files_fail_in_the_app_with_their_path(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The app's load path (ModelStore, what the dialog shows) on a few fuzzed files: each
+    loads, or fails with a message that starts with the file's path (never a bare
+    ``ValueError: ...``)."""
+    src = tmp_path / "src.gguf"
+    write_gguf(random_model(tiny_config("llama"), seed=5), src, "f16")
+    data = src.read_bytes()
+    layout = walk_gguf(data)
+    store = ModelStore()
+    results: dict[str, str] = {}
+    store.sig_loaded.connect(lambda name: results.__setitem__(name, "ok"))
+    store.sig_failed.connect(lambda name, message: results.__setitem__(name, message))
+    kinds = ["bitflip", "integer", "truncate", "tensor_data", "tokenizer"]
+    paths = []
+    for seed in range(15):
+        path = tmp_path / f"m{seed}.gguf"
+        path.write_bytes(mutate_gguf(data, layout, kinds[seed % 5], np.random.default_rng(seed)))
+        paths.append(path)
+        store.load(str(path))
+    qtbot.waitUntil(lambda: len(results) == len(paths), timeout=LOAD_TIMEOUT_MS)
+    failed = {n: m for n, m in results.items() if m != "ok"}
+    assert failed  # the mutations do break files
+    for name, message in failed.items():
+        assert message.startswith(f"{name}: "), message
+    store.close_all()
