@@ -294,8 +294,7 @@ class ChatPane(QFrame):
             if self.turns:
                 self.turns[-1].failed = True
             self.view.add_note(
-                f"error: {self.last_error} -- this message is left out of the conversation; "
-                "edit it and send again, or Clear"
+                f"error: {self.last_error} (this message is left out of the conversation)"
             )
             self.metrics.setText(f"error: {self.last_error}")
         self._update_busy()
