@@ -73,3 +73,18 @@ def test_message_too_long_alone_says_what_to_do(small) -> None:  # type: ignore[
     with pytest.raises(StudioError, match=f"does not fit the {CONTEXT}-token context") as info:
         fit_conversation(msgs, encode, CONTEXT, 24, source=Path("m.gguf"))
     assert info.value.source == "m.gguf" and "shorten it" in info.value.message
+
+
+def test_a_long_history_costs_few_renders(small) -> None:  # type: ignore[no-untyped-def]
+    _, _, encode = small
+    calls = []
+
+    def counting(msgs):  # type: ignore[no-untyped-def]
+        calls.append(len(msgs))
+        return encode(msgs)
+
+    msgs = _talk(200)
+    fitted = fit_conversation(msgs, counting, CONTEXT, 64)
+    assert 0 < fitted.dropped_turns < 200 and len(fitted.ids) <= CONTEXT - 64
+    assert len(encode([msgs[0], *msgs[1 + 2 * (fitted.dropped_turns - 1) :]])) > CONTEXT - 64
+    assert len(calls) <= 12  # bisection, not one render per dropped turn

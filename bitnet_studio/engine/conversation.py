@@ -66,17 +66,33 @@ def fit_conversation(
     starts = [i for i, m in enumerate(history) if m.get("role") == "user"] + [len(history)]
     if not starts or starts[0] != 0:
         starts = [0, *starts]
-    for dropped, start in enumerate(starts):
-        kept = system + history[start:] + [new]
-        ids = encode(kept)
+
+    def attempt(k: int) -> tuple[list[Message], list[int]]:
+        kept = system + history[starts[k] :] + [new]
+        return kept, encode(kept)
+
+    kept, ids = attempt(0)
+    if len(ids) <= budget:
+        return FittedPrompt(ids, kept, 0, limit, reserve)
+    last_kept, last_ids = attempt(len(starts) - 1)
+    if len(last_ids) > budget:
+        alone = len(last_ids)
+        what = "this message and the system prompt" if system else "this message"
+        raise StudioError(
+            source,
+            f"the prompt ({alone} tokens: {what}) does not fit the {limit}-token context with "
+            f"{reserve} tokens left for the answer: shorten it"
+            + (" or the system prompt" if system else "")
+            + ", or lower the answer's token budget",
+        )
+    # Fewer turns never render longer: bisect for the fewest exchanges to drop (a long
+    # conversation costs a few renders, not one per turn).
+    lo, hi, best = 0, len(starts) - 1, (last_kept, last_ids)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        kept, ids = attempt(mid)
         if len(ids) <= budget:
-            return FittedPrompt(ids, kept, dropped, limit, reserve)
-    alone = len(ids)
-    what = "this message and the system prompt" if system else "this message"
-    raise StudioError(
-        source,
-        f"the prompt ({alone} tokens: {what}) does not fit the {limit}-token context with "
-        f"{reserve} tokens left for the answer: shorten it"
-        + (" or the system prompt" if system else "")
-        + ", or lower the answer's token budget",
-    )
+            hi, best = mid, (kept, ids)
+        else:
+            lo = mid
+    return FittedPrompt(best[1], best[0], hi, limit, reserve)
