@@ -62,3 +62,26 @@ def test_mutated_files_fail_in_the_app_with_their_path(qtbot, tmp_path: Path) ->
     for name, message in failed.items():
         assert message.startswith(f"{name}: "), message
     store.close_all()
+
+
+def test_non_finite_model_fails_in_the_pane_not_the_app(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Weights with NaN: the Compare pane says where generation broke (it used to be an
+    IndexError in the sampler), and the Inspect page's summary flags the model."""
+    w = random_model(tiny_config("llama"), seed=3)
+    t = np.array(w.tensors["layers.0.mlp.up_proj"], dtype=np.float16)
+    t[:, :3] = np.nan
+    w.tensors["layers.0.mlp.up_proj"] = t
+    path = tmp_path / "nan.gguf"
+    write_gguf(w, path, "f16")
+    window = MainWindow(models=[str(path)])
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: len(window.store.models()) == 1, timeout=LOAD_TIMEOUT_MS)
+    pane = window.compare.panes[0]
+    assert window.compare.send("hello")
+    qtbot.waitUntil(lambda: not window.compare.is_busy(), timeout=LOAD_TIMEOUT_MS)
+    assert pane.last_error.startswith(f"{path}: the model's logits are not finite at prefill")
+    assert "not finite" in pane.view.toPlainText()
+    window.inspect.select_model(window.store.models()[0].name)
+    assert not window.inspect.warning.isHidden()
+    assert "non-finite weights" in window.inspect.warning.text()
+    window.shutdown(timeout_s=20)
