@@ -3,8 +3,8 @@
 One short run per peak LR -- the recipe as it is, only ``lr`` and ``steps`` changed, so the
 schedule (warmup, cosine decay) is compressed into the short run -- then the held-out loss of
 the model where it ended. The lowest held-out loss picks the LR. Resumable: each LR trains in
-its own folder (``OUT/<variant>-lr-<lr>``, checkpoints every 50 steps) and a finished LR's row is kept in
-``OUT/sweep.jsonl``, so a stopped sweep continues where it stopped and never redoes a row.
+its own folder (``OUT/<variant>-lr-<lr>``, checkpoints every 50 steps) and a finished LR's row
+is kept in ``OUT/sweep.jsonl``: a stopped sweep continues where it stopped, never redoing a row.
 Short runs favour large LRs (there is less time to profit from a small one): the sweep ranks
 LRs, the rows say by how much.
 """
