@@ -18,8 +18,10 @@ endif()
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
   if(EXISTS ${BITNET_KERNEL_DIR}/path_avx2.cpp)
-    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx2.cpp)
-    set_source_files_properties(${BITNET_KERNEL_DIR}/path_avx2.cpp PROPERTIES
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx2.cpp
+      ${BITNET_KERNEL_DIR}/path_avx2_gemm.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/path_avx2.cpp
+      ${BITNET_KERNEL_DIR}/path_avx2_gemm.cpp PROPERTIES
       COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
     target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_AVX2=1)
   endif()

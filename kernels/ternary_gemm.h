@@ -1,0 +1,17 @@
+// Batched (prefill) ternary products: unpack a panel of rows to int8 codes once, then an
+// int8 x int8 register-tiled micro-kernel reuses it for every token (path_*_gemm.cpp).
+// Same contract as PathKernels::ternary_i32; the paths call these from a batch size on.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace bitnet {
+
+void avx2_ternary_gemm(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch,
+                       size_t r0, size_t r1, int32_t* out, size_t out_stride);
+void avx512_ternary_gemm(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch,
+                         size_t r0, size_t r1, int32_t* out, size_t out_stride);
+
+}  // namespace bitnet
