@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "ternary_gemm.h"
 
 // Constant-trip loops over rows/tokens/planes must be unrolled before GCC's scalar
 // replacement of aggregates, or the accumulator arrays live on the stack.
@@ -283,6 +284,11 @@ void ternary_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, s
 
 void ternary_i32(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
                  size_t r1, int32_t* out, size_t out_stride) {
+  // From 4 tokens on, the panel GEMM (path_avx512_gemm.cpp) decodes each row once per call.
+  if (batch >= 4) {
+    avx512_ternary_gemm(m, xq, x_stride, batch, r0, r1, out, out_stride);
+    return;
+  }
   if (m.layout == Layout::I2)
     ternary_layout<DecodeI2>(m, xq, x_stride, batch, r0, r1, out, out_stride);
   else

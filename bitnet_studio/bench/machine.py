@@ -1,0 +1,41 @@
+"""What machine a benchmark ran on: the CPU model as ``lscpu`` names it."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+
+def _from_cpuinfo(text: str) -> str:
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("model name", "hardware", "processor name") and value.strip():
+            return value.strip()
+    return ""
+
+
+def _from_lscpu() -> str:
+    exe = shutil.which("lscpu")
+    if exe is None:
+        return ""
+    try:
+        out = subprocess.run([exe], capture_output=True, text=True, timeout=5, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    for line in out.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "Model name" and value.strip():
+            return value.strip()
+    return ""
+
+
+def cpu_model() -> str:
+    """``lscpu``'s "Model name" (read from /proc/cpuinfo on Linux, which is where lscpu
+    reads it on x86), else the platform's processor string, else "unknown CPU"."""
+    try:
+        name = _from_cpuinfo(Path("/proc/cpuinfo").read_text(errors="replace"))
+    except OSError:
+        name = ""
+    return name or _from_lscpu() or platform.processor() or "unknown CPU"
