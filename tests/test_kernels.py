@@ -92,6 +92,35 @@ def test_i32_large_batch(kernel_path: str, layout: str) -> None:
         _check_i32(w, xq, layout, kernel_path)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("n_threads", (1, 2))
+def test_i32_every_batch_1_to_70(
+    kernel_path: str, layout: str, n_threads: int, threads: Any
+) -> None:
+    """Every batch size from 1 to 70: the GEMV, the small-batch tiles, the prefill GEMM and
+    every remainder of its token and row tiles, on shapes that are not a multiple of any
+    block, row group or tile, at 1 and 2 threads (the drivers split rows into tasks)."""
+    threads(n_threads)
+    rng = _rng("batches", layout, n_threads)
+    for rows, cols in ((37, 300), (7, 1000), (18, 161)):
+        w = _ternary(rng, rows, cols)
+        xq_all = rng.integers(-128, 128, size=(70, cols), dtype=np.int8)
+        for batch in range(1, 71):
+            _check_i32(w, xq_all[:batch], layout, kernel_path)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_i32_int16_bounds_on_long_rows(kernel_path: str, layout: str) -> None:
+    """The largest products the int16 stages can meet: all weights +1 or -1 against -128
+    and 127 over long rows (many int16 segments), at batch 1, 5 and 64."""
+    cols = 6912
+    for wv in (1, -1):
+        w = np.full((6, cols), wv, np.int8)
+        for xv in (-128, 127):
+            for batch in (1, 5, 64):
+                _check_i32(w, np.full((batch, cols), xv, np.int8), layout, kernel_path)
+
+
 def _weight_patterns(rows: int, cols: int) -> dict[str, np.ndarray]:
     alt = np.where(np.arange(cols) % 2 == 0, 1, -1).astype(np.int8)
     return {
