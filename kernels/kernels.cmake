@@ -32,6 +32,9 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
       ${BITNET_KERNEL_DIR}/path_avx512_gemm.cpp PROPERTIES
       COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni")
     target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_AVX512=1)
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_amx_gemm.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/path_amx_gemm.cpp PROPERTIES
+      COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;-mamx-tile;-mamx-int8")
   endif()
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64|ARM64")
   if(EXISTS ${BITNET_KERNEL_DIR}/path_neon.cpp)

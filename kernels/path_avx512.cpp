@@ -284,7 +284,12 @@ void ternary_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, s
 
 void ternary_i32(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
                  size_t r1, int32_t* out, size_t out_stride) {
-  // From 4 tokens on, the panel GEMM (path_avx512_gemm.cpp) decodes each row once per call.
+  // From 16 tokens on AMX tiles where the CPU and OS allow them (path_amx_gemm.cpp); from 4
+  // tokens on, the panel GEMM (path_avx512_gemm.cpp) decodes each row once per call.
+  if (batch >= 16 && amx_ready()) {
+    amx_ternary_gemm(m, xq, x_stride, batch, r0, r1, out, out_stride);
+    return;
+  }
   if (batch >= 4) {
     avx512_ternary_gemm(m, xq, x_stride, batch, r0, r1, out, out_stride);
     return;

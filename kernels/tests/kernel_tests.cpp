@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "ternary_gemm.h"
 
 namespace {
 
@@ -437,6 +438,17 @@ int main() {
     test_quantize(paths);
     test_float(paths);
     test_ternary(paths);
+    // The AVX-512 path runs batches from 16 tokens on AMX tiles where it can: run its
+    // ternary cases again on the VNNI kernels alone.
+    if (bitnet::amx_ready()) {
+      std::printf("kernel_tests: AMX tiles in use; ternary cases again without them\n");
+      bitnet::set_amx_enabled(false);
+      std::vector<const PathKernels*> avx512;
+      for (const PathKernels* k : paths)
+        if (std::string(k->name) == "avx512") avx512.push_back(k);
+      test_ternary(avx512);
+      bitnet::set_amx_enabled(true);
+    }
     bitnet::set_threads(threads);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kernel_tests: unexpected exception: %s\n", e.what());
