@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "bindings.h"
 #include "kernels.h"
@@ -133,9 +134,58 @@ double read_bandwidth(const uint8_t* data, size_t n, int threads, int repeats, s
   return best;
 }
 
+// One pass over the buffer in `chunk`-byte reads, each split over the pool the way one GEMV
+// call splits its rows, and the seconds of each read. A kernel benchmark takes the median
+// of its calls, which a busy machine's preemptions hardly move; the median chunk here is the
+// matching roof (a whole pass of a large buffer is preempted in proportion to the load).
+std::vector<double> chunk_times(const uint8_t* data, size_t n, int threads, size_t chunk, size_t prefetch) {
+  if (threads < 0 || threads > 1024) throw std::invalid_argument("threads must be 0..1024 (0 = pool size)");
+  if (chunk < 4096 || chunk > n) throw std::invalid_argument("chunk must be between 4096 bytes and the buffer size");
+  PoolSize pool(threads);
+  const size_t t = static_cast<size_t>(bitnet::get_threads());
+  const size_t page = 4096;
+  const size_t part = std::max(page, ((chunk + t - 1) / t + page - 1) / page * page);
+  const size_t n_parts = (chunk + part - 1) / part;
+  std::vector<double> out;
+  out.reserve(n / chunk);
+  for (size_t off = 0; off + chunk <= n; off += chunk) {
+    std::atomic<uint64_t> acc{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    bitnet::parallel_for(n_parts, [&](size_t c) {
+      const size_t begin = c * part;
+      const size_t len = std::min(part, chunk - begin);
+      acc.fetch_xor(read_chunk(data + off + begin, len, prefetch), std::memory_order_relaxed);
+    });
+    const auto t1 = std::chrono::steady_clock::now();
+    g_sink.fetch_xor(acc.load(), std::memory_order_relaxed);
+    out.push_back(std::chrono::duration<double>(t1 - t0).count());
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_bandwidth(nb::module_& m) {
+  m.def(
+      "read_chunk_times",
+      [](nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> buffer, int threads,
+         size_t chunk, size_t prefetch) {
+        if (prefetch > (1u << 20)) throw std::invalid_argument("prefetch must be 0..1 MiB");
+        const uint8_t* p = buffer.data();
+        const size_t n = buffer.shape(0);
+        std::vector<double> times;
+        {
+          nb::gil_scoped_release nogil;
+          times = chunk_times(p, n, threads, chunk, prefetch);
+        }
+        nb::list out;
+        for (double v : times) out.append(v);
+        return out;
+      },
+      "buffer"_a.noconvert(), "threads"_a = 0, "chunk"_a = 4 << 20, "prefetch"_a = 0,
+      "One pass over the uint8 buffer in `chunk`-byte reads, each split across the kernel\n"
+      "thread pool (resized to `threads` for the call when > 0) like one GEMV call; returns\n"
+      "the seconds of each read as a list. prefetch: as in read_bandwidth. Releases the GIL.");
   m.def(
       "read_bandwidth",
       [](nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> buffer, int threads,

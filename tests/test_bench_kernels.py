@@ -29,6 +29,7 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
     "weight_gbps": (int, float),
     "bandwidth_gbps": (int, float),
     "path": str,
+    "best_us": (int, float),
 }
 
 
@@ -54,6 +55,7 @@ def test_quick_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert f"kernel path: {kernels.active_path()}" in text
     assert "summary, threads=" in text and "% roof" in text and "b64 speed-up/tok" in text
     assert "median of 3:" in text
+    assert "machine load " in text and "at start" in text
 
     records = json.loads(out.read_text())
     assert isinstance(records, list) and records
@@ -66,6 +68,7 @@ def test_quick_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert r["path"] == (kernels.active_path() if r["backend"] in OURS else "")
         assert r["weight_bytes"] == expected_weight_bytes(r["backend"], r["rows"], r["cols"])
         assert r["median_us"] > 0 and r["bandwidth_gbps"] > 0
+        assert 0 < r["best_us"] <= r["median_us"]
         gbps = r["weight_bytes"] / (r["median_us"] * 1e-6) / 1e9
         assert r["weight_gbps"] == pytest.approx(gbps, rel=1e-6)
 
@@ -109,9 +112,14 @@ def test_cpu_model_parsing() -> None:
 
 
 def test_roof_has_median_and_spread() -> None:
-    bw = measure_roof(threads=1, nbytes=16 << 20, samples=3, repeats=1)
+    bw = measure_roof(threads=1, nbytes=16 << 20, samples=3, chunk=1 << 20)
     assert len(bw.samples) == 3 and list(bw.samples) == sorted(bw.samples)
     assert bw.gbps == pytest.approx(bw.samples[1], rel=1e-2)
+    assert bw.seconds == pytest.approx(bw.nbytes / (bw.gbps * 1e9))
+    times = _kernels.read_chunk_times(aligned_buffer(1 << 20), 2, 1 << 18, 0)
+    assert len(times) == 4 and all(t > 0 for t in times)
+    with pytest.raises(ValueError):
+        _kernels.read_chunk_times(aligned_buffer(1 << 20), 1, 2 << 20, 0)  # chunk > buffer
     lo, hi = bw.spread
     assert lo <= bw.gbps <= hi
     with pytest.raises(ValueError):

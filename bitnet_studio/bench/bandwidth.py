@@ -41,6 +41,7 @@ def aligned_buffer(nbytes: int, align: int = 4096) -> np.ndarray:
 
 
 PREFETCH_BYTES = 16384  # the GEMV kernels' software prefetch distance
+ROOF_CHUNK_BYTES = 4 << 20  # one roof read: about the largest 2B4T matrix (4.4 MB packed)
 
 
 @dataclass(frozen=True)
@@ -82,29 +83,44 @@ def measure_read_bandwidth(
 
 
 def measure_roof(
-    threads: int | None = None, nbytes: int | None = None, samples: int = 3, repeats: int = 2
+    threads: int | None = None,
+    nbytes: int | None = None,
+    samples: int = 3,
+    chunk: int = ROOF_CHUNK_BYTES,
 ) -> Bandwidth:
-    """The read roof a streaming kernel is held to: ``samples`` (>= 1) samples, each the
-    faster of the plain probe and the probe with the kernels' software prefetch (best of
-    ``repeats`` passes each), and their median. On a shared machine the samples spread;
-    the spread is kept so that reports can say so. One buffer serves every pass."""
+    """The read roof a streaming kernel is held to, measured the way the kernel benchmark
+    times its calls: ``samples`` (>= 1) passes over one buffer in ``chunk``-byte reads, each
+    split over the thread pool like one GEMV call; a sample is the median read's GB/s, the
+    faster of the plain probe and the probe with the kernels' software prefetch. Returns
+    the median sample, with every sample kept (ascending) for the spread. Per-read medians,
+    not whole-pass times: on a busy machine a pass is preempted in proportion to the load,
+    a median read (like a median kernel call) is not."""
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
     n = int(nbytes if nbytes is not None else default_stream_bytes())
-    if n < 4096:
-        raise ValueError(f"bandwidth buffer must be at least 4096 bytes, got {n}")
+    chunk = min(int(chunk), n)
+    if n < 4096 or chunk < 4096:
+        raise ValueError(f"buffer and chunk must be at least 4096 bytes, got {n} and {chunk}")
     t = kernels.get_threads() if threads is None else int(threads)
     buf = aligned_buffer(n)
     buf.fill(0x5A)
     try:
-        secs = []
+        _k.read_chunk_times(buf, t, chunk, 0)  # warm-up: wakes the workers
+        rates = []
         for _ in range(samples):
-            plain = float(_k.read_bandwidth(buf, t, int(repeats), 0))
-            fetched = float(_k.read_bandwidth(buf, t, int(repeats), PREFETCH_BYTES))
-            secs.append(min(plain, fetched))
+            best = 0.0
+            for prefetch in (0, PREFETCH_BYTES):
+                times = sorted(_k.read_chunk_times(buf, t, chunk, prefetch))
+                best = max(best, chunk / times[len(times) // 2] / 1e9)
+            rates.append(best)
     finally:
         del buf
-    secs.sort()
-    mid = secs[len(secs) // 2]
-    gbps = tuple(sorted(round(n / s / 1e9, 3) for s in secs))  # slowest first
-    return Bandwidth(gbps=n / mid / 1e9, seconds=mid, nbytes=n, threads=t, samples=gbps)
+    rates.sort()
+    gbps = rates[len(rates) // 2]
+    return Bandwidth(
+        gbps=gbps,
+        seconds=n / (gbps * 1e9),
+        nbytes=n,
+        threads=t,
+        samples=tuple(round(r, 3) for r in rates),
+    )

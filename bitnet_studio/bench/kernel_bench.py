@@ -23,7 +23,7 @@ import numpy as np
 from bitnet_studio import kernels
 from bitnet_studio.bench.backends import BACKENDS, replicate, weight_bytes
 from bitnet_studio.bench.bandwidth import Bandwidth, default_stream_bytes, measure_roof
-from bitnet_studio.bench.machine import cpu_model
+from bitnet_studio.bench.machine import cpu_model, load_average
 from bitnet_studio.bench.timing import (
     BenchCancelled,
     Budget,
@@ -34,6 +34,7 @@ from bitnet_studio.bench.timing import (
 )
 
 REGIMES = ("cold", "warm")
+OUR_BACKENDS = ("ternary", "ternary-b3", "f16", "f32")  # run on our SIMD path
 BATCHES = (1, 64)
 
 
@@ -77,6 +78,7 @@ class Record:
     weight_gbps: float  # weight_bytes / median time, 1e9 bytes/s
     bandwidth_gbps: float  # measured streaming read bandwidth at this thread count (median)
     path: str = ""  # the SIMD path our kernels ran on
+    best_us: float = 0.0  # fastest call: on a busy machine long calls' medians include preemption
 
 
 @dataclass
@@ -111,6 +113,7 @@ class KernelBenchResult:
     bandwidth: dict[int, Bandwidth]  # by thread count
     cpu: str = ""
     path: str = ""
+    load: tuple[float | None, float | None] = (None, None)  # 1-min load at start, end
 
 
 def _check_config(cfg: KernelBenchConfig) -> None:
@@ -157,7 +160,7 @@ def run_kernel_bench(
     saved_path = kernels.active_path()
     per_thread = 1 + len(cfg.shapes) * len(cfg.backends) * len(cfg.batches) * len(cfg.regimes)
     total = per_thread * len(cfg.threads)
-    result = KernelBenchResult([], {}, cpu=cpu_model())
+    result = KernelBenchResult([], {}, cpu=cpu_model(), load=(load_average(), None))
     done = 0
 
     def step(message: str) -> None:
@@ -188,6 +191,7 @@ def run_kernel_bench(
     finally:
         kernels.set_threads(saved_k)
         kernels.set_path(saved_path)
+        result.load = (result.load[0], load_average())
         if torch_mod is not None:
             torch_mod.set_num_threads(saved_t)
     if cancelled:
@@ -221,7 +225,8 @@ def _bench_backend(
                 raise BenchCancelled()
             used = copies if regime == "cold" else copies[:1]
             calls = [backend.bind(c, x, shape.rows, shape.cols) for c in used]
-            us = median_us(time_calls(calls, cfg.budget, cancel))
+            times = time_calls(calls, cfg.budget, cancel)
+            us = median_us(times)
             del calls
             gbps = nbytes / (us * 1e-6) / 1e9
             out.append(
@@ -237,9 +242,8 @@ def _bench_backend(
                     weight_bytes=nbytes,
                     weight_gbps=gbps,
                     bandwidth_gbps=bw.gbps,
-                    path=kernels.active_path()
-                    if name.startswith(("ternary", "f16", "f32"))
-                    else "",
+                    path=kernels.active_path() if name in OUR_BACKENDS else "",
+                    best_us=min(times) * 1e6,
                 )
             )
             step(f"{shape.name} {name} batch {batch} {regime}: {us:.1f} us, {gbps:.1f} GB/s")

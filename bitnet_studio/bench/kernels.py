@@ -23,6 +23,7 @@ from bitnet_studio.bench.kernel_bench import (
     quick_config,
     run_kernel_bench,
 )
+from bitnet_studio.bench.machine import load_text
 from bitnet_studio.bench.output import json_path, print_progress, write_records
 from bitnet_studio.errors import StudioError
 
@@ -128,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     out_path = json_path(args.json)
     result = run_kernel_bench(cfg, progress=print_progress)
-    for line in report.header_lines(result.cpu, result.path, kernels.available_paths()):
+    load = load_text(*result.load)
+    for line in report.header_lines(result.cpu, result.path, kernels.available_paths(), load):
         print(line)
     for threads, bw in result.bandwidth.items():
         print()

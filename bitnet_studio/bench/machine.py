@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -39,3 +40,19 @@ def cpu_model() -> str:
     except OSError:
         name = ""
     return name or _from_lscpu() or platform.processor() or "unknown CPU"
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (None where the OS has none): how busy a shared machine
+    was while a benchmark ran."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def load_text(start: float | None, end: float | None) -> str:
+    """ "load 18.5 at start, 18.4 at end (1-min average, 2 CPUs)"."""
+    if start is None or end is None:
+        return "load: unknown"
+    return f"load {start:.1f} at start, {end:.1f} at end (1-min average, {os.cpu_count()} CPUs)"

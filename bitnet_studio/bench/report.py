@@ -82,9 +82,10 @@ def roof_text(bw: Bandwidth) -> str:
     return f"streaming read {bw.gbps:.1f} GB/s ({mib})"
 
 
-def header_lines(cpu: str, path: str, available: Sequence[str]) -> list[str]:
-    """The machine and the SIMD path, printed above the tables."""
-    return [f"cpu: {cpu}", f"kernel path: {path} (this CPU runs: {', '.join(available)})"]
+def header_lines(cpu: str, path: str, available: Sequence[str], load: str = "") -> list[str]:
+    """The machine, its load and the SIMD path, printed above the tables."""
+    lines = [f"cpu: {cpu}", f"kernel path: {path} (this CPU runs: {', '.join(available)})"]
+    return [*lines, f"machine {load}"] if load else lines
 
 
 def summary_lines(
@@ -92,13 +93,15 @@ def summary_lines(
 ) -> list[str]:
     """Per shape, for our ternary kernels: the cold batch-1 call (time, GB/s, share of the
     roof), the warm one's GB/s (the compute ceiling while the weights sit in cache), and
-    the largest batch's cold time per token with its speed-up over a cold batch-1 call."""
+    the largest batch's cold time per token with its speed-up over a cold batch-1 call
+    (medians; and from each case's fastest call, which a busy machine's preemptions
+    distort less when a call is long)."""
     idx = _index(records)
     mine = [r for r in records if r.threads == threads and r.backend.startswith(prefix)]
     big = max((r.batch for r in mine), default=1)
     header = ["shape", "backend", "b1 cold us", "GB/s", "% roof", "b1 warm GB/s"]
     if big > 1:
-        header += [f"b{big} cold us/tok", f"b{big} speed-up/tok"]
+        header += [f"b{big} cold us/tok", f"b{big} speed-up/tok", "(best calls)"]
     rows: list[list[str]] = []
     for rows_, cols, backend in dict.fromkeys((r.rows, r.cols, r.backend) for r in mine):
         one = idx.get((backend, rows_, cols, 1, threads, "cold"))
@@ -115,6 +118,8 @@ def summary_lines(
             per_tok = None if many is None else many.median_us / big
             row.append("-" if per_tok is None else _us(per_tok))
             row.append(_x(one.median_us / per_tok if one and per_tok else None))
+            best = one and many and one.best_us > 0 and many.best_us > 0
+            row.append(_x(big * one.best_us / many.best_us if best else None))
         rows.append(row)
     if not rows:
         return []
