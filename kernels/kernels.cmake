@@ -26,10 +26,8 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
     target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_AVX2=1)
   endif()
   if(EXISTS ${BITNET_KERNEL_DIR}/path_avx512.cpp)
-    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx512.cpp
-      ${BITNET_KERNEL_DIR}/path_avx512_gemm.cpp)
-    set_source_files_properties(${BITNET_KERNEL_DIR}/path_avx512.cpp
-      ${BITNET_KERNEL_DIR}/path_avx512_gemm.cpp PROPERTIES
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx512.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/path_avx512.cpp PROPERTIES
       COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni")
     target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_AVX512=1)
     target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_amx_gemm.cpp)

@@ -1,7 +1,7 @@
 // AMX int8 batched ternary product (prefill) for the AVX-512 path on CPUs with AMX
 // (Sapphire Rapids and later). One `tdpbusd` multiplies a 16 x 64 tile of u8 codes by a
 // 64 x 16 tile of s8 activations into 16 x 16 int32: 16384 multiply-adds, where one
-// vpdpbusd does 64. The structure is the panel GEMM's (path_avx512_gemm.cpp):
+// vpdpbusd does 64. The structure is the AVX2 panel GEMM's (path_avx2_gemm.cpp):
 //   A tile: 16 weight rows of unpacked codes {0,1,2}, 64 columns (row stride = panel's);
 //   B tile: 16 tokens x 64 columns of activations in the VNNI layout
 //           B[k][4n + i] = x[token n][4k + i]  (repacked once per call);

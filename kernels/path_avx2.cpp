@@ -31,9 +31,11 @@ namespace {
 // path: cold GEMV went from 11 to ~25 GB/s on one core).
 constexpr size_t kPrefetch = 16384;
 
-// Batch size from which the unpacked-panel GEMM beats decoding per token tile, and the
-// rows per batch-1 I2 tile (they share the activation loads).
-constexpr size_t kGemmMinBatch = 4;
+// Batch size from which the unpacked-panel GEMM beats decoding per token tile (warm, one
+// core, us per token, tiles -> GEMM: batch 4: 640x2560 24.4 -> 18.3, 2560x6912 268 -> 316;
+// batch 64: 26.7 -> 15.5, 282 -> 171), and the rows per batch-1 I2 tile (they share the
+// activation loads).
+constexpr size_t kGemmMinBatch = 8;
 constexpr int kGemvRows = 2;
 
 // R rows x T tokens over all blocks. Blocks are BC = 32 * NC activations wide.
