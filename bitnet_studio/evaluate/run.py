@@ -32,6 +32,7 @@ class ModelInput:
     backend: str = "native"  # "native" | "torch" | "llamacpp"
     label: str = ""
     decode_tps: float | None = None  # from Measure, when known
+    source: str | None = None  # the file or folder it was read from (default: weights.source)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class ModelResult:
     cost: TokenCost
     group: int  # index into EvalReport.streams
     decode_tps: float | None = None
+    source: str | None = None
 
     @property
     def tokens(self) -> int:
@@ -102,6 +104,22 @@ class EvalReport:
             if r.name == name:
                 return r
         raise KeyError(name)
+
+
+def linear_format(weights: ModelWeights) -> str:
+    """The stored type most of the model's linears have (F16, TQ2_0, Q4_1, PTQ ternary)."""
+    kinds: dict[str, int] = {}
+    for name, t in weights.tensors.items():
+        if name.endswith("_proj"):
+            k = weights.tensor_types.get(name) or type(t).__name__
+            held = getattr(t, "dtype", None)
+            if held is not None and k.upper() not in ("F16", "F32", "BF16"):
+                k = f"{k}->{'F16' if held == np.float16 else 'F32'}"  # dequantized on load
+            kinds[k] = kinds.get(k, 0) + 1
+    if not kinds:
+        return str(weights.format)
+    best = max(kinds, key=lambda k: kinds[k])
+    return {"ptq-absmean": "ternary (PTQ)"}.get(best, best)
 
 
 def open_session(weights: ModelWeights, backend: str, n_ctx: int, threads: int | None) -> Any:
@@ -210,7 +228,7 @@ def evaluate_models(
                 name=m.name,
                 label=m.label or m.name,
                 backend=m.backend,
-                format=str(m.weights.format),
+                format=linear_format(m.weights),
                 bits_per_weight=float(s["bits_per_weight"]),
                 weight_mb=float(s["bytes"]) / 1e6,
                 scores=scores[m.name],
@@ -218,6 +236,7 @@ def evaluate_models(
                 cost=token_cost(m.weights, win, kv_value, s),
                 group=group_of[m.name],
                 decode_tps=m.decode_tps,
+                source=m.source or (str(m.weights.source) if m.weights.source else None),
             )
         )
     return EvalReport(
