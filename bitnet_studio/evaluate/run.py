@@ -49,6 +49,7 @@ class ModelResult:
     group: int  # index into EvalReport.streams
     decode_tps: float | None = None
     source: str | None = None
+    shape_key: tuple[int, ...] = ()  # the config's sizes: twins share them
 
     @property
     def tokens(self) -> int:
@@ -237,6 +238,7 @@ def evaluate_models(
                 group=group_of[m.name],
                 decode_tps=m.decode_tps,
                 source=m.source or (str(m.weights.source) if m.weights.source else None),
+                shape_key=_shape_key(m.weights),
             )
         )
     return EvalReport(
@@ -250,6 +252,11 @@ def evaluate_models(
         cancelled=cancelled,
         seconds=time.perf_counter() - t_start,
     )
+
+
+def _shape_key(w: ModelWeights) -> tuple[int, ...]:
+    c = w.config
+    return (c.vocab_size, c.hidden_size, c.intermediate_size, c.n_layers, c.n_heads)
 
 
 def delta_loss(report: EvalReport, model: str) -> np.ndarray:
