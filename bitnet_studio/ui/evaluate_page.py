@@ -188,7 +188,7 @@ class EvaluatePage(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(table_box)
         split.addWidget(lower)
-        split.setSizes([260, 420])
+        split.setSizes([170, 520])
         outer = QVBoxLayout(self)
         outer.addWidget(setup)
         outer.addWidget(split, 1)

@@ -121,21 +121,36 @@ class QualitySizeChart(QWidget):
         item = self.plot.getPlotItem()
         item.clear()
         self.points, self.lines = [], []
-        for gi, group in enumerate(twin_groups(rep)):
-            ok = [r for r in group if math.isfinite(r.perplexity)]
-            xs = np.array([r.weight_mb for r in ok])
-            ys = np.log10([r.perplexity for r in ok]) if ok else np.array([])
+        groups = [
+            [r for r in g if math.isfinite(r.perplexity) and r.perplexity > 0]
+            for g in twin_groups(rep)
+        ]
+        for gi, ok in enumerate(groups):
+            xs = np.array([r.weight_mb for r in ok], dtype=np.float64)
+            ys = np.array([r.perplexity for r in ok], dtype=np.float64)  # the axis takes logs
             pen = pg.mkPen(color(gi), width=2) if len(ok) > 1 else None
             item.addItem(
                 pg.PlotDataItem(xs, ys, pen=pen, symbol="o", symbolSize=10, symbolBrush=color(gi))
             )
             if len(ok) > 1:
                 self.lines.append([r.name for r in ok])
-            for r, x, y in zip(ok, xs, ys, strict=True):
-                self.points.append((r.name, float(x), float(r.perplexity)))
-                label = pg.TextItem(r.label, color=color(gi), anchor=(0, 1))
-                label.setPos(float(x), float(y))
+            self.points += [(r.name, r.weight_mb, r.perplexity) for r in ok]
+        if not self.points:
+            return
+        xs_all = [p[1] for p in self.points]
+        ys_all = [math.log10(p[2]) for p in self.points]
+        mid = (min(xs_all) + max(xs_all)) / 2
+        for gi, ok in enumerate(groups):
+            for r in ok:
+                text = f"{r.label.replace(', ', chr(10))}\nppl {r.perplexity:.1f}"
+                # left of the point on the right half, right of it on the left half
+                anchor = (1.05, 0.5) if r.weight_mb > mid else (-0.05, 0.5)
+                label = pg.TextItem(text, color=color(gi), anchor=anchor)
+                label.setPos(r.weight_mb, math.log10(r.perplexity))  # log10 view coordinates
                 item.addItem(label)
+        pad_x = max(1.0, 0.25 * (max(xs_all) - min(xs_all)))
+        item.setXRange(min(xs_all) - pad_x, max(xs_all) + pad_x)
+        item.setYRange(min(ys_all) - 0.3, max(ys_all) + 0.6)
 
 
 class DeltaLossView(TokenView):
