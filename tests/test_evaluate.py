@@ -149,3 +149,16 @@ def test_perplexity_agrees_with_llama_cpp_logits_on_an_f16_gguf(tmp_path: Path) 
     ours = rep.result("native").perplexity
     assert abs(ours / theirs - 1) < 0.01, (ours, theirs)
     assert rep.result("llamacpp").perplexity == pytest.approx(theirs, rel=1e-5)
+
+
+def test_context_form_reproduces_the_training_evaluator() -> None:
+    """``--context N`` = windows of N + 1, stride N: the numbers of ``train/evaluate.py``."""
+    from bitnet_studio.train.evaluate import evaluate_weights
+
+    m = make_model("llama", seed=5)
+    old = evaluate_weights(m, list(TEXT.parts), context=32)
+    rep = evaluate_models(None, None, [ModelInput("m", m, "torch")], TEXT, window=33, stride=32)
+    new = rep.results[0]
+    assert new.tokens == old.tokens
+    assert new.scores.loss == pytest.approx(old.loss, rel=1e-5)
+    assert new.bits_per_byte == pytest.approx(old.bits_per_byte, rel=1e-5)
