@@ -125,6 +125,11 @@ def test_models_with_another_tokenizer_get_no_kl() -> None:
     assert rep.result("b").kl_mean is None and rep.result("a").kl_mean == 0.0
     with pytest.raises(ValueError, match="tokenizer"):
         delta_loss(rep, "b")
+    # auto windows: each tokenizer group gets its own models' context
+    short = replace(other, config=replace(other.config, max_position=40))
+    rep = evaluate_models(None, None, [ModelInput("a", m), ModelInput("b", short)], TEXT)
+    assert (rep.result("a").window, rep.result("a").stride) == (256, 128)
+    assert (rep.result("b").window, rep.result("b").stride) == (40, 20)
 
 
 def test_perplexity_agrees_with_llama_cpp_logits_on_an_f16_gguf(tmp_path: Path) -> None:

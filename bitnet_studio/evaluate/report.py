@@ -37,6 +37,8 @@ COLUMNS = (
     "int_adds_per_token",
     "energy_uj_per_token_7nm_estimate",
     "energy_uj_per_token_45nm_estimate",
+    "window",
+    "stride",
     "seconds",
     "scored_tok_s",
 )
@@ -64,6 +66,8 @@ def row(r: ModelResult) -> dict[str, Any]:
         "int_adds_per_token": c.int_adds,
         "energy_uj_per_token_7nm_estimate": c.energy_pj_7nm / 1e6,
         "energy_uj_per_token_45nm_estimate": c.energy_pj_45nm / 1e6,
+        "window": r.window,
+        "stride": r.stride,
         "seconds": r.seconds,
         "scored_tok_s": r.tokens / r.seconds if r.seconds > 0 else None,
     }
@@ -78,13 +82,20 @@ def _f(v: Any, fmt: str) -> str:
 def header_lines(rep: EvalReport) -> list[str]:
     t = rep.text
     lines = [
-        f"text: {t.label} ({len(t.parts)} parts, {t.n_bytes} bytes, sha256 {t.sha256[:16]}...)",
-        f"window {rep.window} tokens, stride {rep.stride} (each window scores only the tokens "
-        "the previous one did not)",
+        f"text: {t.label} ({len(t.parts)} parts, {t.n_bytes} bytes, sha256 {t.sha256[:16]}...)"
     ]
+    plans: dict[tuple[int, int], list[str]] = {}
+    for r in rep.results:
+        plans.setdefault((r.window, r.stride), []).append(r.name)
+    for (w, s), names in plans.items():
+        who = "" if len(plans) == 1 else f" for {', '.join(names)}"
+        lines.append(
+            f"window {w} tokens, stride {s}{who} (each window scores only the tokens the "
+            "previous one did not)"
+        )
     if rep.reference:
         lines.append(f"reference: {rep.reference} (KL(ref || model) in nats per token)")
-    lines.append(f"energy: {ENERGY_SOURCE}; arithmetic only, at context {rep.window}")
+    lines.append(f"energy: {ENERGY_SOURCE}; arithmetic only, at context = window")
     if rep.cancelled:
         lines.append("CANCELLED: the numbers cover only the tokens scored before the cancel")
     return lines
@@ -167,7 +178,7 @@ def write_json(rep: EvalReport, path: str | Path) -> None:
 def write_csv(rep: EvalReport, path: str | Path) -> None:
     """One row per model; the text's digest, window and stride repeated on every row."""
     doc = to_dict(rep)
-    extra = ("text_sha256", "window", "stride", "reference", "source", "files_sha256")
+    extra = ("text_sha256", "reference", "source", "files_sha256")
     with Path(path).open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=[*COLUMNS, *extra])
         w.writeheader()
@@ -175,8 +186,6 @@ def write_csv(rep: EvalReport, path: str | Path) -> None:
             out = {k: m[k] for k in COLUMNS}
             out |= {
                 "text_sha256": doc["text"]["sha256"],
-                "window": rep.window,
-                "stride": rep.stride,
                 "reference": rep.reference or "",
                 "source": m["source"] or "",
                 "files_sha256": ";".join(f"{k}={v}" for k, v in m["files_sha256"].items()),

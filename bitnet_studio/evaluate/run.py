@@ -50,6 +50,8 @@ class ModelResult:
     decode_tps: float | None = None
     source: str | None = None
     shape_key: tuple[int, ...] = ()  # the config's sizes: twins share them
+    window: int = 0  # the sliding windows this model was scored with
+    stride: int = 0
 
     @property
     def tokens(self) -> int:
@@ -91,7 +93,7 @@ class ModelResult:
 @dataclass
 class EvalReport:
     text: EvalText
-    window: int
+    window: int  # of the first tokenizer group (the reference's); per model: ModelResult
     stride: int
     reference: str | None
     results: list[ModelResult]
@@ -164,14 +166,13 @@ def evaluate_models(
         raise ValueError("a model is listed twice")
     if reference is not None and reference not in names:
         raise ValueError(f"the reference {reference!r} is not among the models")
-    win = window or default_window(models)
-    step = stride or max(1, win // 2)
-    check_window(win, step)
-    for m in models:
-        if win > m.weights.config.max_position:
-            raise ValueError(
-                f"window {win} exceeds {m.name}'s context of {m.weights.config.max_position}"
-            )
+    if window is not None:
+        check_window(window, stride or max(1, window // 2))
+        for m in models:
+            if window > m.weights.config.max_position:
+                raise ValueError(
+                    f"window {window} exceeds {m.name}'s context of {m.weights.config.max_position}"
+                )
     t_start = time.perf_counter()
     report = progress or (lambda _v: None)
     report((0, 1, "tokenizing"))
@@ -195,11 +196,16 @@ def evaluate_models(
         int(s.size - 1) * sum(1 for n in names if group_of[n] == g) for g, s in enumerate(streams)
     )
     done_before = 0
+    plans: dict[int, tuple[int, int]] = {}  # group -> (window, stride)
     scores: dict[str, TokenScores] = {}
     cancelled = False
     for g, ids in enumerate(streams):
         members = [m for m in ordered if group_of[m.name] == g]
         ref = reference if reference in {m.name for m in members} else None
+        win = window or default_window(members)  # auto: this group's own context
+        step = stride or max(1, win // 2)
+        check_window(win, step)
+        plans[g] = (win, step)
         report((done_before, total, f"opening {', '.join(m.name for m in members)}"))
         sessions = {m.name: open_session(m.weights, m.backend, win, threads) for m in members}
         k = len(members)
@@ -234,17 +240,19 @@ def evaluate_models(
                 weight_mb=float(s["bytes"]) / 1e6,
                 scores=scores[m.name],
                 n_bytes=text.n_bytes,
-                cost=token_cost(m.weights, win, kv_value, s),
+                cost=token_cost(m.weights, plans[group_of[m.name]][0], kv_value, s),
                 group=group_of[m.name],
                 decode_tps=m.decode_tps,
                 source=m.source or (str(m.weights.source) if m.weights.source else None),
                 shape_key=_shape_key(m.weights),
+                window=plans[group_of[m.name]][0],
+                stride=plans[group_of[m.name]][1],
             )
         )
     return EvalReport(
         text=text,
-        window=win,
-        stride=step,
+        window=plans[0][0] if plans else (window or 0),
+        stride=plans[0][1] if plans else (stride or 0),
         reference=reference,
         results=results,
         streams=streams,

@@ -188,7 +188,7 @@ class EvaluatePage(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(table_box)
         split.addWidget(lower)
-        split.setSizes([170, 520])
+        split.setSizes([200, 490])
         outer = QVBoxLayout(self)
         outer.addWidget(setup)
         outer.addWidget(split, 1)
@@ -353,10 +353,11 @@ class EvaluatePage(QWidget):
         self.view_model.blockSignals(False)
         self._show_tokens()
         state = "CANCELLED (partial)" if rep.cancelled else "done"
+        plans = sorted({(r.window, r.stride) for r in rep.results}, reverse=True)
+        windows = "; ".join(f"window {w}, stride {st}" for w, st in plans)
         self.status.setText(
             f"{state}: {rep.text.label}, {rep.text.n_bytes} bytes (sha256 "
-            f"{rep.text.sha256[:12]}...), window {rep.window}, stride {rep.stride}, "
-            f"{rep.seconds:.1f} s"
+            f"{rep.text.sha256[:12]}...), {windows}, {rep.seconds:.1f} s"
         )
         for b in (self.csv_button, self.json_button):
             b.setEnabled(bool(rep.results))

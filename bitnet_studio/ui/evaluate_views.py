@@ -70,7 +70,7 @@ class ResultsTable(QTableWidget):
                 f"{r.format} ({r.backend})",
                 f"{r.bits_per_weight:.2f}",
                 f"{r.weight_mb:.1f}",
-                _fmt(r.perplexity, ".2f"),
+                fmt_ppl(r.perplexity) if math.isfinite(r.perplexity) else "-",
                 _fmt(r.bits_per_byte, ".4f"),
                 _fmt(r.kl_mean, ".4f"),
                 _fmt(r.kl_p99, ".3f"),
@@ -111,8 +111,8 @@ class QualitySizeChart(QWidget):
         super().__init__(parent)
         from PySide6.QtWidgets import QVBoxLayout
 
-        self.plot = make_plot("Quality vs size", "perplexity (log)", "weight MB")
-        self.plot.getPlotItem().setLogMode(x=False, y=True)
+        self.plot = make_plot("Quality vs size", "perplexity (log)", "weight MB (log)")
+        self.plot.getPlotItem().setLogMode(x=True, y=True)
         self.points: list[tuple[str, float, float]] = []  # (model, MB, perplexity)
         self.lines: list[list[str]] = []  # twins joined
         QVBoxLayout(self).addWidget(self.plot)
@@ -127,7 +127,7 @@ class QualitySizeChart(QWidget):
         ]
         for gi, ok in enumerate(groups):
             xs = np.array([r.weight_mb for r in ok], dtype=np.float64)
-            ys = np.array([r.perplexity for r in ok], dtype=np.float64)  # the axis takes logs
+            ys = np.array([r.perplexity for r in ok], dtype=np.float64)  # the axes take logs
             pen = pg.mkPen(color(gi), width=2) if len(ok) > 1 else None
             item.addItem(
                 pg.PlotDataItem(xs, ys, pen=pen, symbol="o", symbolSize=10, symbolBrush=color(gi))
@@ -135,22 +135,23 @@ class QualitySizeChart(QWidget):
             if len(ok) > 1:
                 self.lines.append([r.name for r in ok])
             self.points += [(r.name, r.weight_mb, r.perplexity) for r in ok]
-        if not self.points:
-            return
-        xs_all = [p[1] for p in self.points]
-        ys_all = [math.log10(p[2]) for p in self.points]
-        mid = (min(xs_all) + max(xs_all)) / 2
-        for gi, ok in enumerate(groups):
-            for r in ok:
-                text = f"{r.label.replace(', ', chr(10))}\nppl {r.perplexity:.1f}"
-                # left of the point on the right half, right of it on the left half
-                anchor = (1.05, 0.5) if r.weight_mb > mid else (-0.05, 0.5)
-                label = pg.TextItem(text, color=color(gi), anchor=anchor)
-                label.setPos(r.weight_mb, math.log10(r.perplexity))  # log10 view coordinates
+            for i, r in enumerate(ok):  # labels alternate above and below along a twin line
+                label = pg.TextItem(
+                    f"{r.label.replace(', ', chr(10))}\nppl {fmt_ppl(r.perplexity)}",
+                    color=color(gi),
+                    anchor=(0.5, 1.1) if i % 2 else (0.5, -0.1),
+                )
+                label.setPos(math.log10(r.weight_mb), math.log10(r.perplexity))  # view coords
                 item.addItem(label)
-        pad_x = max(1.0, 0.25 * (max(xs_all) - min(xs_all)))
-        item.setXRange(min(xs_all) - pad_x, max(xs_all) + pad_x)
-        item.setYRange(min(ys_all) - 0.3, max(ys_all) + 0.6)
+        if self.points:
+            lx = [math.log10(p[1]) for p in self.points]
+            ly = [math.log10(p[2]) for p in self.points]
+            item.setXRange(min(lx) - 0.35, max(lx) + 0.35)
+            item.setYRange(min(ly) - 0.6, max(ly) + 0.6)
+
+
+def fmt_ppl(v: float) -> str:
+    return f"{v:.2f}" if v < 1e5 else f"{v:.3g}"
 
 
 class DeltaLossView(TokenView):
