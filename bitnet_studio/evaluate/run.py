@@ -267,6 +267,36 @@ def _shape_key(w: ModelWeights) -> tuple[int, ...]:
     return (c.vocab_size, c.hidden_size, c.intermediate_size, c.n_layers, c.n_heads)
 
 
+def evaluate_picks(
+    progress: Callable[[Any], None],
+    cancel: Callable[[], bool],
+    picks: list[tuple[str, str, ModelWeights | None, str]],
+    text_spec: str,
+    chars: int | None,
+    reference: str | None,
+    window: int | None,
+    stride: int | None,
+    threads: int | None = None,
+) -> EvalReport:
+    """The page's work: ``picks`` = (name, label, weights or None, backend); a default not
+    loaded yet is read here (on the caller's worker thread); ``text_spec``: ``load_text``."""
+    from bitnet_studio.engine.registry import load_named_model
+    from bitnet_studio.evaluate.texts import load_text
+
+    text = load_text(text_spec).head(chars)
+    models = []
+    for name, label, weights, backend in picks:
+        if cancel():
+            break
+        if weights is None:
+            progress((0, 1, f"reading {name}"))
+        w = weights if weights is not None else load_named_model(name)
+        models.append(ModelInput(name, w, backend, label))
+    if len(models) < len(picks):  # cancelled while reading: nothing scored
+        return EvalReport(text, window or 0, stride or 0, reference, [], [], cancelled=True)
+    return evaluate_models(progress, cancel, models, text, reference, window, stride, threads)
+
+
 def delta_loss(report: EvalReport, model: str) -> np.ndarray:
     """Per scored token: the model's loss minus the reference's (nats); they share a
     tokenizer and were scored in lockstep, so the positions line up."""

@@ -8,7 +8,6 @@ the reference. Export writes CSV or JSON with the text's digest and the files' s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,40 +32,14 @@ from PySide6.QtWidgets import (
 from bitnet_studio.engine.registry import DEFAULT_MODELS
 from bitnet_studio.evaluate.cost import ENERGY_SOURCE
 from bitnet_studio.evaluate.report import write_csv, write_json
-from bitnet_studio.evaluate.run import EvalReport, ModelInput, evaluate_models
-from bitnet_studio.evaluate.texts import BUNDLED, EvalText, load_text
+from bitnet_studio.evaluate.run import EvalReport, evaluate_picks
+from bitnet_studio.evaluate.texts import BUNDLED
 from bitnet_studio.ui.evaluate_views import DeltaLossView, QualitySizeChart, ResultsTable
 from bitnet_studio.ui.model_store import ModelStore
 from bitnet_studio.ui.workers import Worker, start_worker
 
 NO_REFERENCE = "(none)"
 CHOOSE_FILE = "Choose a UTF-8 file..."
-
-
-def run_evaluation(
-    progress: Callable[[Any], None],
-    cancel: Callable[[], bool],
-    picks: list[tuple[str, str, Any, str]],
-    text_spec: str,
-    chars: int | None,
-    reference: str | None,
-    window: int | None,
-    stride: int | None,
-    threads: int | None = None,
-) -> EvalReport:
-    """The page's work (no Qt): ``picks`` = (name, label, weights or None, backend); a
-    default not loaded yet is read here, off the GUI thread."""
-    from bitnet_studio.engine.registry import load_named_model
-
-    text: EvalText = load_text(text_spec).head(chars)
-    models = []
-    for name, label, weights, backend in picks:
-        if cancel():
-            break
-        progress((0, 1, f"reading {name}"))
-        w = weights if weights is not None else load_named_model(name)
-        models.append(ModelInput(name, w, backend, label))
-    return evaluate_models(progress, cancel, models, text, reference, window, stride, threads)
 
 
 class EvaluatePage(QWidget):
@@ -314,7 +287,7 @@ class EvaluatePage(QWidget):
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.worker = start_worker(
-            run_evaluation,
+            evaluate_picks,
             picks,
             self.text_spec(),
             self.chars_spin.value() or None,
@@ -346,7 +319,7 @@ class EvaluatePage(QWidget):
         self.chart.show_report(rep)
         self.view_model.blockSignals(True)
         self.view_model.clear()
-        if rep.reference:
+        if rep.reference and any(r.name == rep.reference for r in rep.results):
             ref_group = rep.result(rep.reference).group
             others = [r.name for r in rep.results if r.group == ref_group]
             self.view_model.addItems([n for n in others if n != rep.reference])
