@@ -146,7 +146,7 @@ class QualitySizeChart(QWidget):
         if self.points:
             lx = [math.log10(p[1]) for p in self.points]
             ly = [math.log10(p[2]) for p in self.points]
-            item.setXRange(min(lx) - 0.35, max(lx) + 0.35)
+            item.setXRange(min(lx) - 0.6, max(lx) + 0.6)  # room for centred labels
             item.setYRange(min(ly) - 0.6, max(ly) + 0.6)
 
 
