@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--window",
         type=int,
         default=None,
-        help="tokens per window (default: the smallest model context, at most 1024)",
+        help="tokens per window (default: the context of the models sharing a tokenizer, "
+        "at most 1024)",
     )
     p.add_argument(
         "--stride", type=int, default=None, help="tokens between windows (default: window / 2)"
