@@ -176,7 +176,7 @@ def evaluate_models(
     t_start = time.perf_counter()
     report = progress or (lambda _v: None)
     report((0, 1, "tokenizing"))
-    toks = {m.name: Tokenizer.from_spec(m.weights.tokenizer) for m in models}
+    toks = {m.name: Tokenizer.for_model(m.weights) for m in models}  # clear error if missing
     streams: list[np.ndarray] = []
     decoders: list[Callable[[int], str]] = []
     group_of: dict[str, int] = {}
