@@ -8,6 +8,7 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -224,6 +225,19 @@ class NativeModel {
 }  // namespace
 
 void bind_runtime(nb::module_& m) {
+  m.def(
+      "top_k",
+      [](Arr<const float, nb::ndim<1>> x, size_t k, Arr<int64_t, nb::ndim<1>> out) {
+        require(out.shape(0) >= std::min<size_t>(k, x.shape(0)), "out is shorter than k");
+        const float* src = x.data();
+        int64_t* dst = out.data();
+        const size_t n = x.shape(0);
+        nb::gil_scoped_release nogil;
+        return bitnet::top_k(src, n, k, dst);
+      },
+      "x"_a.noconvert(), "k"_a, "out"_a.noconvert(),
+      "Writes the ids of the k largest values (best first, ties by lower id) into out; "
+      "returns how many");
   nb::exception<bitnet::Aborted>(m, "Aborted", PyExc_RuntimeError);
   nb::class_<NativeModel>(m, "NativeModel",
                           "A whole Llama / BitNet b1.58 model run natively, one call per token")

@@ -8,7 +8,8 @@ add_library(bitnet_kernels STATIC
   ${BITNET_KERNEL_DIR}/pack.cpp
   ${BITNET_KERNEL_DIR}/path_scalar.cpp
   ${BITNET_KERNEL_DIR}/runtime.cpp
-  ${BITNET_KERNEL_DIR}/runtime_ops.cpp)
+  ${BITNET_KERNEL_DIR}/runtime_ops.cpp
+  ${BITNET_KERNEL_DIR}/sampling.cpp)
 target_include_directories(bitnet_kernels PUBLIC ${BITNET_KERNEL_DIR})
 find_package(Threads REQUIRED)
 target_link_libraries(bitnet_kernels PUBLIC Threads::Threads)

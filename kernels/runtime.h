@@ -142,4 +142,8 @@ void rope(float* x, size_t heads, size_t head_dim, const float* cos_t, const flo
 // Embedding row `token` as float32.
 void embed_row(const Weight& e, size_t token, float* out);
 
+// Ids of the k largest of x[0..n) (NaN skipped) into out, best first, ties by lower id;
+// returns how many were written (min(k, non-NaN count)). kernels/sampling.cpp.
+size_t top_k(const float* x, size_t n, size_t k, int64_t* out);
+
 }  // namespace bitnet
