@@ -75,14 +75,18 @@ def _answer(session, tokenizer, ids, params) -> str:  # type: ignore[no-untyped-
     stop = threading.Event()
     parts: list[str] = []
     try:
-        for ev in generate(session, tokenizer, ids, params, cancel=stop.is_set):
+        # reuse: the KV cache keeps the conversation; a turn prefills only its new tokens
+        for ev in generate(session, tokenizer, ids, params, cancel=stop.is_set, reuse=True):
             if isinstance(ev, TokenEvent):
                 parts.append(ev.text)
                 sys.stdout.write(ev.text)
                 sys.stdout.flush()
             elif isinstance(ev, DoneEvent):
+                new = len(ev.prompt_ids) - ev.reused_tokens
                 print(
-                    f"\n[{len(ev.ids)} tok, {ev.decode_tps:.1f} tok/s, {ev.stop_reason}]",
+                    f"\n[{len(ev.ids)} tok, {ev.decode_tps:.1f} tok/s, {ev.stop_reason}; "
+                    f"TTFT {ev.ttft_ms:.0f} ms, prefilled {new} of {len(ev.prompt_ids)} "
+                    f"prompt tokens]",
                     file=sys.stderr,
                 )
     except KeyboardInterrupt:

@@ -102,6 +102,7 @@ class NativeSession:
         self._model = model
         self.threads = threads
         self.source = source
+        self._tokens: list[int] = []  # what the KV cache holds, in order
 
     def _room(self, n: int) -> None:
         m = self._live()
@@ -132,7 +133,12 @@ class NativeSession:
         self._room(int(tok.size))
         tok32 = np.ascontiguousarray(tok, dtype=np.int32)
         out = np.empty((tok32.size if all_logits else 1, vocab), dtype=np.float32)
-        self._live().prefill(tok32, all_logits, out)
+        m = self._live()
+        try:
+            m.prefill(tok32, all_logits, out)
+        finally:  # an abort keeps the completed chunks: keep the history in step
+            self._tokens.extend(int(t) for t in tok32)
+            del self._tokens[int(m.n_past) :]
         return out
 
     def decode(self, token: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -141,14 +147,26 @@ class NativeSession:
         self._room(1)
         if out is None:
             out = np.empty(self.config.vocab_size, dtype=np.float32)
-        return self._live().decode(t, out)
+        m = self._live()
+        try:
+            return m.decode(t, out)
+        finally:
+            if int(m.n_past) > len(self._tokens):
+                self._tokens.append(t)
 
     def reset(self) -> None:
         self._live().reset()
+        self._tokens.clear()
 
     def truncate(self, n: int) -> None:
         """Keeps the first n tokens of the context (n <= n_past)."""
         self._live().truncate(int(n))
+        del self._tokens[int(n) :]
+
+    @property
+    def tokens(self) -> list[int]:
+        """The token ids the KV cache holds (a copy), oldest first."""
+        return list(self._tokens)
 
     def abort(self) -> None:
         """Stops a running prefill/decode (from another thread) at the next layer boundary;

@@ -75,7 +75,9 @@ def _generate_answer(
         ids = model.tokenizer.encode(template.render(messages), add_bos=False)
         sink.prompt_tokens = len(ids)
         sink.t_start = time.perf_counter()
-        for ev in generate(model.session, model.tokenizer, ids, params, cancel=cancel):
+        # reuse: the session keeps its KV cache across turns; only the new suffix is prefilled
+        gen = generate(model.session, model.tokenizer, ids, params, cancel=cancel, reuse=True)
+        for ev in gen:
             sink.push(ev)
 
 
