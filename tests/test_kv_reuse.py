@@ -83,3 +83,24 @@ def test_chat_command_prefills_only_the_new_turn(
     (new1, total1), (new2, total2) = [(int(a), int(b)) for a, b in stats]
     assert new1 == total1  # the first turn has nothing cached
     assert new2 < total2 - total1 // 2  # the second reuses turn 1 from the cache
+
+
+@pytest.mark.parametrize("flags", [["--kv-f16"], ["--head", "q4"], ["--head", "i8", "--kv-f16"]])
+def test_generate_takes_the_native_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture, flags: list[str]
+) -> None:
+    path = tmp_path / "tiny.gguf"
+    write_gguf(random_model(tiny_config("llama"), seed=2), path, "f16")
+    argv = ["generate", "--model", str(path), "--prompt", "hi", "--greedy", "--max-tokens", "3"]
+    assert main(argv + flags) == 0
+    assert "decode" in capsys.readouterr().out
+
+
+def test_native_options_on_another_backend_are_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "tiny.gguf"
+    write_gguf(random_model(tiny_config("llama"), seed=2), path, "f16")
+    argv = ["generate", "--model", str(path), "--prompt", "hi", "--backend", "torch", "--kv-f16"]
+    assert main(argv) == 2
+    assert "error: --kv-f16: only the native backend" in capsys.readouterr().err

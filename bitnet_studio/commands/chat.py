@@ -10,8 +10,9 @@ import argparse
 import sys
 import threading
 
+from bitnet_studio.commands.native_opts import add_native_arguments, backend_from_args
 from bitnet_studio.engine.generate import DoneEvent, TokenEvent, generate
-from bitnet_studio.engine.registry import BACKENDS, load_named_model, make_backend
+from bitnet_studio.engine.registry import BACKENDS, load_named_model
 from bitnet_studio.engine.sampling import SamplingParams
 from bitnet_studio.models.chat_template import ChatTemplate
 from bitnet_studio.models.tokenizer import Tokenizer
@@ -26,13 +27,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--greedy", action="store_true")
     p.add_argument("--threads", type=int, default=None)
+    add_native_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     model = load_named_model(args.model)
     tokenizer = Tokenizer.from_spec(model.tokenizer)
     template = ChatTemplate.for_tokenizer(tokenizer)
-    session = make_backend(args.backend).load(model, threads=args.threads)
+    session = backend_from_args(args).load(model, threads=args.threads)
     params = SamplingParams(
         greedy=args.greedy, temperature=args.temperature, seed=args.seed, max_tokens=args.max_tokens
     )
