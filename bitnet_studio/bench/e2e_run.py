@@ -240,7 +240,7 @@ class _Cancel(Exception):
 def _torch_fits(weights: ModelWeights) -> tuple[bool, str]:
     need = 0
     for t in weights.tensors.values():
-        need += (t.codes.size if hasattr(t, "codes") else np.size(t)) * 4
+        need += int(np.prod(t.shape)) * 4
     avail = psutil.virtual_memory().available
     ok = avail > need * 1.25 + (1 << 30)
     return ok, f"float32 copy {need / 1e9:.1f} GB vs {avail / 1e9:.1f} GB available"

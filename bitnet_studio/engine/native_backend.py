@@ -18,6 +18,7 @@ import numpy as np
 from bitnet_studio import _kernels as _k
 from bitnet_studio import kernels
 from bitnet_studio.engine.head_quant import quantize_i8_rows, quantize_q4
+from bitnet_studio.engine.residency import release_file_pages
 from bitnet_studio.errors import StudioError
 from bitnet_studio.models.config import ModelConfig
 from bitnet_studio.models.weights import ModelWeights, TernaryTensor
@@ -257,6 +258,8 @@ class NativeBackend:
         if self.head_dtype in ("i8", "q4"):
             src = t["embed_tokens"] if head_src is None else head_src
             w["lm_head"] = _head_matrix(src, self.head_dtype)
+            # the table was read once to quantize it; from now on only rows are looked up
+            release_file_pages(src)
         elif head_src is not None or self.head_dtype != self.weight_dtype:
             src = t["embed_tokens"] if head_src is None else head_src
             w["lm_head"] = _float_matrix(src, self.head_dtype)  # type: ignore[arg-type]
