@@ -139,3 +139,23 @@ def test_random_weights_are_frugal_and_seeded() -> None:
     assert MODELS["2b4t"].config is not None
     cfg = MODELS["2b4t"].config()
     assert (cfg.hidden_size, cfg.n_layers, cfg.vocab_size) == (2560, 30, 128256)
+
+
+def test_machine_and_bandwidth_spread_are_reported(quick_run: tuple[list[dict], str]) -> None:
+    records, text = quick_run
+    from bitnet_studio import kernels
+    from bitnet_studio.bench.machine import cpu_model
+
+    assert f"machine: {cpu_model()}" in text
+    assert f"SIMD path {kernels.active_path()}" in text
+    assert "median" in text and "spread" in text and "3 samples" in text
+    for rec in records:
+        assert rec["cpu_model"] == cpu_model() and rec["simd_path"] == kernels.active_path()
+        assert len(rec["dram_samples"]) == 3
+        assert rec["dram_gbps_min"] <= rec["dram_gbps"] <= rec["dram_gbps_max"]
+    heads = {r["case"]: r["head_type"] for r in records if r["case"].startswith("native-ternary")}
+    assert heads == {
+        "native-ternary": "F16",
+        "native-ternary-i8head": "I8",
+        "native-ternary-q4head": "Q4",
+    }

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bitnet_studio.bench.e2e_models import MODELS
 from bitnet_studio.bench.e2e_run import CASES, E2EConfig, E2EResult, quick_config, run_e2e_bench
+from bitnet_studio.bench.machine import describe_machine
 from bitnet_studio.bench.output import json_path, print_progress, write_records
 from bitnet_studio.errors import StudioError
 
@@ -145,9 +146,11 @@ def _cells(rec: dict) -> dict[str, str]:
 
 def table_lines(result: E2EResult) -> list[str]:
     """The records as a text table, grouped by model then thread count, with notes."""
-    lines = []
+    lines = [describe_machine(result.machine)] if result.machine else []
     for t, bw in result.bandwidth.items():
-        lines.append(f"DRAM read bandwidth, {t} thread(s): {bw.gbps:.2f} GB/s")
+        bws = result.samples.get(t)
+        detail = bws.describe() if bws is not None else f"{bw.gbps:.2f} GB/s"
+        lines.append(f"DRAM read bandwidth, {t} thread(s): {detail}")
     recs = [dataclasses.asdict(r) for r in result.records]
     order = {m.label: i for i, m in enumerate(MODELS.values())}
     recs.sort(key=lambda r: (order.get(r["model"], 99), r["threads"], list(CASES).index(r["case"])))

@@ -28,7 +28,7 @@ from typing import Any, cast
 import numpy as np
 import psutil
 
-from bitnet_studio.bench.bandwidth import Bandwidth, measure_read_bandwidth
+from bitnet_studio.bench.bandwidth import Bandwidth, BandwidthSamples, sample_read_bandwidth
 from bitnet_studio.bench.e2e_models import (
     MODELS,
     BenchModel,
@@ -38,6 +38,7 @@ from bitnet_studio.bench.e2e_models import (
     ensure_gguf,
 )
 from bitnet_studio.bench.e2e_storage import Storage, gguf_storage, session_storage
+from bitnet_studio.bench.machine import machine_info
 from bitnet_studio.bench.timing import BenchCancelled, CancelFn, ProgressFn
 from bitnet_studio.engine.generate import generate_all
 from bitnet_studio.engine.sampling import Sampler, SamplingParams
@@ -65,6 +66,7 @@ CASES: dict[str, Case] = {
         Case("native-ternary", "native", "ternary", "I2"),
         # Our best configuration: with an F16 head the head is the largest single read.
         Case("native-ternary-i8head", "native", "ternary", "I2", head="i8"),
+        Case("native-ternary-q4head", "native", "ternary", "I2", head="q4"),
         Case("native-fp16", "native", "fp16", "F16"),
         Case("torch-fp32", "torch", "fp16", "F32"),
         Case("llamacpp-f16", "llamacpp", "fp16", "F16", gguf="f16"),
@@ -83,7 +85,8 @@ class E2EConfig:
     repeats: int = 1  # runs per row; the one with the best decode tokens/s is kept
     cache_dir: Path | None = None  # None: default_cache_dir()
     bandwidth_bytes: int | None = None  # None: measure_read_bandwidth's default
-    bandwidth_repeats: int = 8
+    bandwidth_repeats: int = 3  # passes per sample (the best is the sample)
+    bandwidth_samples: int = 5  # separate samples: median and spread are reported
     warmup: bool = True
 
 
@@ -96,6 +99,7 @@ def quick_config() -> E2EConfig:
         new_tokens=4,
         bandwidth_bytes=16 * MIB,
         bandwidth_repeats=2,
+        bandwidth_samples=3,
         warmup=False,
     )
 
@@ -127,14 +131,22 @@ class E2ERecord:
     decode_tps_net: float = 0.0  # decode_tps with sampler_ms taken out of each token
     load_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # the machine and the bandwidth behind dram_gbps (its median), measured in the same run
+    cpu_model: str = ""
+    simd_path: str = ""
+    dram_gbps_min: float = 0.0
+    dram_gbps_max: float = 0.0
+    dram_samples: list[float] = field(default_factory=list)
 
 
 @dataclass
 class E2EResult:
     records: list[E2ERecord]
-    bandwidth: dict[int, Bandwidth]
+    bandwidth: dict[int, Bandwidth]  # the median sample, by thread count
     skipped: list[str]  # "model / case: why"
     notes: list[str]  # per model
+    samples: dict[int, BandwidthSamples] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
 
 
 class _NoText:
@@ -306,11 +318,17 @@ def run_e2e_bench(
             raise BenchCancelled(records)
         report(n_done, total, message)
 
+    result.machine = machine_info()
     for t in cfg.threads:
         step(f"DRAM read bandwidth, {t} thread(s)")
-        result.bandwidth[t] = measure_read_bandwidth(
-            threads=t, nbytes=cfg.bandwidth_bytes, repeats=cfg.bandwidth_repeats
+        bws = sample_read_bandwidth(
+            threads=t,
+            nbytes=cfg.bandwidth_bytes,
+            samples=cfg.bandwidth_samples,
+            repeats=cfg.bandwidth_repeats,
         )
+        result.samples[t] = bws
+        result.bandwidth[t] = bws.as_bandwidth()
         n_done += 1
 
     for model in models:
@@ -348,6 +366,7 @@ def run_e2e_bench(
                     done = _measure(session, prompt, n_new, cfg.repeats, cfg.warmup, is_cancelled)
                     rec = _record(model, case, t, done, storage, result.bandwidth[t], sampler_ms)
                     rec.load_s = round(load_s, 3)
+                    _add_machine(rec, result, t)
                     records.append(rec)
                     n_done += 1
             except _Cancel:
@@ -364,6 +383,16 @@ def run_e2e_bench(
                 n_done = max(n_done, done_at(models, cases, cfg, model, case))
     report(total, total, "done")
     return result
+
+
+def _add_machine(rec: E2ERecord, result: E2EResult, threads: int) -> None:
+    rec.cpu_model = str(result.machine.get("cpu_model", ""))
+    rec.simd_path = str(result.machine.get("simd_path", ""))
+    bws = result.samples.get(threads)
+    if bws is not None:
+        rec.dram_gbps_min = round(bws.low, 3)
+        rec.dram_gbps_max = round(bws.high, 3)
+        rec.dram_samples = [round(g, 3) for g in bws.samples]
 
 
 def done_at(
