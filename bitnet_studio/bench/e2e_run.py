@@ -87,6 +87,7 @@ class E2EConfig:
     bandwidth_bytes: int | None = None  # None: measure_read_bandwidth's default
     bandwidth_repeats: int = 3  # passes per sample (the best is the sample)
     bandwidth_samples: int = 5  # separate samples: median and spread are reported
+    kv_f16: bool = False  # native sessions keep their KV cache in fp16
     warmup: bool = True
 
 
@@ -202,7 +203,7 @@ def _sampler_ms(vocab: int, params: SamplingParams) -> float:
 # --- the run ----------------------------------------------------------------------------------
 
 
-def _load_session(case: Case, weights: Any, threads: int, n_ctx: int) -> Any:
+def _load_session(case: Case, weights: Any, threads: int, n_ctx: int, kv_f16: bool = False) -> Any:
     from bitnet_studio.engine.registry import make_backend
 
     if case.backend == "llamacpp":
@@ -212,7 +213,12 @@ def _load_session(case: Case, weights: Any, threads: int, n_ctx: int) -> Any:
     if case.backend == "native":
         from bitnet_studio.engine.native_backend import NativeBackend
 
-        backend = NativeBackend(weight_dtype="f16", head_dtype=case.head, n_ctx=n_ctx)  # type: ignore[arg-type]
+        backend = NativeBackend(
+            weight_dtype="f16",
+            head_dtype=case.head,  # type: ignore[arg-type]
+            n_ctx=n_ctx,
+            kv_f16=kv_f16,
+        )
         return backend.load(weights, threads=threads)
     return make_backend(case.backend).load(weights, threads=threads)
 
@@ -355,7 +361,7 @@ def run_e2e_bench(
                         session = None
                         gc.collect()
                     if session is None:
-                        session = _load_session(case, weights, t, n_ctx)
+                        session = _load_session(case, weights, t, n_ctx, cfg.kv_f16)
                         _drop_copied(case, weights)
                     _set_threads(case, session, t)
                     load_s = time.perf_counter() - t0

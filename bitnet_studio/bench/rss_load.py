@@ -88,3 +88,39 @@ def measure_load_rss(
     )
     session.close()
     return report
+
+
+def measure_in_subprocess(path: Path, head: str, kv_f16: bool = False) -> RssReport:
+    """:func:`measure_load_rss` in a fresh interpreter, so no earlier allocation blurs RSS."""
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "bitnet_studio.bench.rss_load", str(path), head]
+    out = subprocess.run(
+        cmd + (["--kv-f16"] if kv_f16 else []), capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"RSS probe failed: {out.stderr.strip()[-500:]}")
+    rec = json.loads(out.stdout.strip().splitlines()[-1])
+    rec.pop("over_mb", None)
+    return RssReport(**rec)
+
+
+def rss_lines(model_key: str, cache_dir: Path | None = None, kv_f16: bool = False) -> list[str]:
+    """RSS step by step for the model's ternary GGUF with an F16, int8 and 4-bit head."""
+    from bitnet_studio.bench.e2e_models import MODELS, default_cache_dir, ensure_gguf
+
+    path = ensure_gguf(MODELS[model_key], "tq2_0", cache_dir or default_cache_dir())
+    lines = [f"resident memory, native backend on {path.name} (fresh process per head):"]
+    for head in ("f16", "i8", "q4"):
+        lines.append("  " + measure_in_subprocess(path, head, kv_f16).line())
+    return lines
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    rep = measure_load_rss(Path(sys.argv[1]), sys.argv[2], kv_f16="--kv-f16" in sys.argv[3:])
+    print(json.dumps(rep.record()))
