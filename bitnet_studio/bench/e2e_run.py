@@ -192,12 +192,16 @@ class _BenchSession:
 
 
 def _sampler_ms(vocab: int, params: SamplingParams) -> float:
+    """Median time of one ``Sampler.sample`` on random logits (after a warm-up call)."""
     logits = np.random.default_rng(0).standard_normal(vocab).astype(np.float32)
     sampler = Sampler(params)
-    t0 = time.perf_counter()
-    for _ in range(5):
+    sampler.sample(logits, [1, 2, 3])
+    times = []
+    for _ in range(21):
+        t0 = time.perf_counter()
         sampler.sample(logits, [1, 2, 3])
-    return (time.perf_counter() - t0) / 5 * 1000.0
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) * 1000.0
 
 
 # --- the run ----------------------------------------------------------------------------------
