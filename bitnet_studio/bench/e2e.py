@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         metavar="T",
-        help="also time T chat turns per model (native, TTFT with and without KV reuse)",
+        help="also time T chat turns per real model (native fp16, TTFT with and without KV reuse)",
     )
     p.add_argument("--kv-f16", action="store_true", help="native rows and turns: fp16 KV cache")
     p.add_argument(
@@ -207,6 +207,8 @@ def run(args: argparse.Namespace) -> int:
     for line in table_lines(result):
         print(line)
     for model in cfg.models if args.turns else []:
+        if not MODELS[model].text_prompt:  # random weights: their answers are noise
+            continue
         for t in cfg.threads:
             print()
             for line in turn_lines(
