@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bitnet_studio import _kernels as _k
+from bitnet_studio.errors import StudioError
 
 
 @dataclass
@@ -147,6 +148,9 @@ class Sampler:
     def sample(self, logits: np.ndarray, history: Sequence[int] = ()) -> Sample:
         prm = self.params
         raw = np.ascontiguousarray(logits, dtype=np.float32).reshape(-1)
+        if not np.isfinite(raw).all():
+            # generate() reports where this happened; a direct caller still gets a clear error
+            raise StudioError(None, "cannot sample from non-finite logits (NaN/Inf)")
         m = float(raw.max())
         # log Z of the raw distribution: one float32 exp pass, summed in float64
         log_z = m + float(np.log(np.exp(raw - np.float32(m)).sum(dtype=np.float64)))
