@@ -124,3 +124,50 @@ def measure_roof(
         threads=t,
         samples=tuple(round(r, 3) for r in rates),
     )
+
+
+@dataclass(frozen=True)
+class BandwidthSamples:
+    """Several independent bandwidth measurements: on a shared machine one number lies."""
+
+    samples: tuple[float, ...]  # GB/s, each the best pass of its own measurement
+    nbytes: int
+    threads: int
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.samples))
+
+    @property
+    def low(self) -> float:
+        return min(self.samples)
+
+    @property
+    def high(self) -> float:
+        return max(self.samples)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median."""
+        return (self.high - self.low) / self.median if self.median > 0 else 0.0
+
+    def as_bandwidth(self) -> Bandwidth:
+        """The median as a :class:`Bandwidth` (what shares and bounds are computed from)."""
+        return Bandwidth(self.median, self.nbytes / (self.median * 1e9), self.nbytes, self.threads)
+
+    def describe(self) -> str:
+        return (
+            f"median {self.median:.2f} GB/s (min {self.low:.2f}, max {self.high:.2f}, "
+            f"spread {100 * self.spread:.0f}%, {len(self.samples)} samples)"
+        )
+
+
+def sample_read_bandwidth(
+    threads: int | None = None, nbytes: int | None = None, samples: int = 5, repeats: int = 3
+) -> BandwidthSamples:
+    """``samples`` separate :func:`measure_read_bandwidth` runs (each its best of ``repeats``
+    passes over a fresh buffer)."""
+    if samples < 1:
+        raise ValueError("need at least one bandwidth sample")
+    got = [measure_read_bandwidth(threads, nbytes, repeats) for _ in range(samples)]
+    return BandwidthSamples(tuple(b.gbps for b in got), got[0].nbytes, got[0].threads)

@@ -1,4 +1,5 @@
-"""What machine a benchmark ran on: the CPU model as ``lscpu`` names it."""
+"""What machine a benchmark ran on: CPU model (as ``lscpu`` names it), core count, SIMD
+features, the kernel path, and how loaded the machine was."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import platform
 import shutil
 import subprocess
 from pathlib import Path
+
+from bitnet_studio import kernels
 
 
 def _from_cpuinfo(text: str) -> str:
@@ -56,3 +59,25 @@ def load_text(start: float | None, end: float | None) -> str:
     if start is None or end is None:
         return "load: unknown"
     return f"load {start:.1f} at start, {end:.1f} at end (1-min average, {os.cpu_count()} CPUs)"
+
+
+def machine_info() -> dict[str, object]:
+    """cpu_model, cpus, simd_path (the active kernel path), available_paths, cpu_features."""
+    info = kernels.info()
+    feats = {k: v for k, v in dict(info.get("cpu_features", {})).items() if v}
+    return {
+        "cpu_model": cpu_model(),
+        "cpus": os.cpu_count() or 0,
+        "simd_path": kernels.active_path(),
+        "available_paths": list(kernels.available_paths()),
+        "cpu_features": sorted(feats),
+    }
+
+
+def describe_machine(m: dict[str, object]) -> str:
+    feats = ", ".join(m["cpu_features"]) or "none"  # type: ignore[arg-type]
+    paths = ", ".join(m["available_paths"])  # type: ignore[arg-type]
+    return (
+        f"machine: {m['cpu_model']}, {m['cpus']} CPUs; SIMD path {m['simd_path']} "
+        f"(available: {paths}; features: {feats})"
+    )

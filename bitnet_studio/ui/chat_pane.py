@@ -87,7 +87,9 @@ def _generate_answer(
         sink.prompt_tokens = len(ids)
         sink.dropped_turns, sink.context = fitted.dropped_turns, limit
         sink.t_start = time.perf_counter()
-        for ev in generate(model.session, model.tokenizer, ids, params, cancel=cancel):
+        # reuse: the session keeps its KV cache across turns; only the new suffix is prefilled
+        gen = generate(model.session, model.tokenizer, ids, params, cancel=cancel, reuse=True)
+        for ev in gen:
             sink.push(ev)
 
 
