@@ -117,7 +117,7 @@ def _tensor(f: GGUFFile, t: TensorInfo, notes: list[str]) -> Tensor:
             notes.append(f"{t.name}: I2_S read with bitnet.cpp's x86 layout")
             return TernaryTensor(codes.reshape(t.shape), scale, "I2_S")
         raw = f.raw(t).reshape(rows, -1)
-        linear = t.name.startswith("blk.")
+        linear = t.name.startswith("blk.") and len(t.shape) == 2
         if t.type_name == "Q1_0" and linear:
             b = q1_0.to_binary(np.asarray(raw), cols)
             return BinaryTensor(b.signs.reshape(t.shape), b.scale, "Q1_0")
