@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,18 @@ def test_convert_to_q1_0_one_summary_line(tmp_path: Path, capsys: pytest.Capture
     assert isinstance(m.tensors["layers.0.mlp.up_proj"], BinaryTensor)
     assert m.tensor_types["layers.0.mlp.down_proj"] == "F16"
     assert m.tensors["layers.0.mlp.up_proj"].scale.shape == (1,)
+
+
+def test_q1_0_file_on_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "q1.gguf"
+    write_gguf(_binary_model("qwen3"), path, "q1_0")
+    assert main(["inspect", "--model", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "architecture: qwen3" in out and "1-bit linears: 14/14" in out
+    argv = ["generate", "--model", str(path), "--backend", "torch", "--prompt", "the cat"]
+    assert main([*argv, "--raw", "--greedy", "--max-tokens", "8", "--json"]) == 0
+    ids = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["ids"]
+    assert len(ids) == 8
 
 
 def test_q2_0_round_trip_into_ternary(tmp_path: Path) -> None:
