@@ -35,6 +35,7 @@ from bitnet_studio.inspect.ptq_preview import (
     binarize_preview,
     ternarize_preview,
 )
+from bitnet_studio.inspect.summary import nonfinite_warning
 from bitnet_studio.inspect.views import (
     DepthProfile,
     TensorView,
@@ -123,6 +124,13 @@ class InspectPage(QWidget):
         top.addWidget(self.twin_button)
         top.addWidget(self.binary_twin_button)
 
+        # the model-level summary's warning (non-finite weights): empty and hidden when fine
+        self.warning = QLabel("")
+        self.warning.setObjectName("warning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("font-weight: bold")
+        self.warning.setVisible(False)
+
         self.tree = TensorTree()
         self.tree.currentItemChanged.connect(self._on_tree_item)
 
@@ -175,6 +183,7 @@ class InspectPage(QWidget):
         split.setSizes([400, 900])
         lay = QVBoxLayout(self)
         lay.addLayout(top)
+        lay.addWidget(self.warning)
         lay.addWidget(split, 1)
         lay.addWidget(self.status)
 
@@ -223,6 +232,9 @@ class InspectPage(QWidget):
         self.view = self.preview = self.profile = None
         self.tree.clear()
         self._update_twin_buttons()
+        warning = nonfinite_warning(m.summary) if m is not None else ""
+        self.warning.setText(f"Warning: {warning}" if warning else "")
+        self.warning.setVisible(bool(warning))
         if m is None:
             return
         w = m.weights
