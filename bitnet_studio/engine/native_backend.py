@@ -18,7 +18,7 @@ from bitnet_studio import _kernels as _k
 from bitnet_studio import kernels
 from bitnet_studio.errors import StudioError
 from bitnet_studio.models.config import ModelConfig
-from bitnet_studio.models.weights import ModelWeights, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
 from bitnet_studio.quant.absmean import ternarize
 
 FloatKind = Literal["f16", "f32"]
@@ -218,6 +218,13 @@ class NativeBackend:
     def load(self, model: ModelWeights, threads: int | None = None) -> NativeSession:
         cfg = model.config
         cfg.validate()
+        if not hasattr(kernels, "pack_binary") and any(
+            isinstance(v, BinaryTensor) for v in model.tensors.values()
+        ):  # until the 1-bit kernels are built in: a clear error, not a TypeError
+            raise StudioError(
+                model.source,
+                "this build's native runtime has no 1-bit (Q1_0) kernels: use --backend torch",
+            )
         if threads is not None:
             kernels.set_threads(int(threads))
         n_ctx = int(self.n_ctx or min(cfg.max_position, 4096))
