@@ -46,7 +46,8 @@ class NativeModel {
       return config[key];
     };
     const std::string arch = nb::cast<std::string>(get("arch"));
-    require(arch == "llama" || arch == "bitnet-b1.58", "unknown architecture '" + arch + "'");
+    require(arch == "llama" || arch == "bitnet-b1.58" || arch == "qwen3",
+            "unknown architecture '" + arch + "'");
     c.bitnet = arch == "bitnet-b1.58";
     const std::string act = nb::cast<std::string>(get("hidden_act"));
     require(act == "silu" || act == "relu2", "unknown hidden_act '" + act + "'");
@@ -84,6 +85,9 @@ class NativeModel {
       l.q_bias = optional_vec(p + "self_attn.q_bias", qdim);
       l.k_bias = optional_vec(p + "self_attn.k_bias", kvdim);
       l.v_bias = optional_vec(p + "self_attn.v_bias", kvdim);
+      l.q_norm = optional_vec(p + "self_attn.q_norm", c.head_dim);
+      l.k_norm = optional_vec(p + "self_attn.k_norm", c.head_dim);
+      if (arch == "qwen3") require(l.q_norm && l.k_norm, p + "self_attn.q_norm / k_norm missing (qwen3)");
       l.gate = matrix(p + "mlp.gate_proj");
       l.up = matrix(p + "mlp.up_proj");
       l.down = matrix(p + "mlp.down_proj");
@@ -142,6 +146,7 @@ class NativeModel {
       attn += 4 * ((l.q_bias ? qdim : 0) + (l.k_bias ? kvdim : 0) + (l.v_bias ? kvdim : 0));
       mlp += l.gate.nbytes() + l.up.nbytes() + l.down.nbytes();
       norms += 4 * (2 * H + (l.attn_sub_norm ? qdim : 0) + (l.ffn_sub_norm ? I : 0));
+      norms += 4 * rt_->config().head_dim * ((l.q_norm ? 1 : 0) + (l.k_norm ? 1 : 0));
     }
     norms += 4 * H;
     nb::dict d;

@@ -196,6 +196,8 @@ void Runtime::forward_chunk(const int32_t* tokens, size_t n, size_t pos0, float*
       if (L.q_bias) for (size_t i = 0; i < qdim; ++i) q[i] += L.q_bias[i];
       if (L.k_bias) for (size_t i = 0; i < kvdim; ++i) kk[i] += L.k_bias[i];
       if (L.v_bias) for (size_t i = 0; i < kvdim; ++i) vv[i] += L.v_bias[i];
+      if (L.q_norm) for (size_t h = 0; h < c.n_heads; ++h) rms_norm(q + h * hd, L.q_norm, hd, c.eps, q + h * hd);
+      if (L.k_norm) for (size_t h = 0; h < c.n_kv_heads; ++h) rms_norm(kk + h * hd, L.k_norm, hd, c.eps, kk + h * hd);
       rope(q, c.n_heads, hd, s.cos_t.data() + t * half, s.sin_t.data() + t * half);
       rope(kk, c.n_kv_heads, hd, s.cos_t.data() + t * half, s.sin_t.data() + t * half);
       const size_t p = pos0 + t;

@@ -46,6 +46,8 @@ struct LayerWeights {
   const float* q_bias = nullptr;         // optional (n_heads * head_dim)
   const float* k_bias = nullptr;         // optional (n_kv_heads * head_dim)
   const float* v_bias = nullptr;
+  const float* q_norm = nullptr;         // optional, qwen3: per-head RMSNorm weight (head_dim)
+  const float* k_norm = nullptr;         // applied to q / k after the bias, before RoPE
   const float* attn_sub_norm = nullptr;  // bitnet: (n_heads * head_dim)
   const float* ffn_norm = nullptr;       // (hidden)
   Weight gate, up, down;

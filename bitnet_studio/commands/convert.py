@@ -1,4 +1,4 @@
-"""``bitnet-studio convert IN OUT --to {gguf-f16,gguf-tq2_0,gguf-tq1_0}``."""
+"""``bitnet-studio convert IN OUT --to {gguf-f16,gguf-tq2_0,gguf-tq1_0,gguf-q1_0,gguf-q2_0}``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from bitnet_studio.engine.registry import load_named_model
 from bitnet_studio.formats import write_gguf
 
 TARGETS = {"gguf-f16": "f16", "gguf-tq2_0": "tq2_0", "gguf-tq1_0": "tq1_0"}
+TARGETS |= {"gguf-q1_0": "q1_0", "gguf-q2_0": "q2_0"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ from bitnet_studio.engine.head_quant import quantize_i8_rows, quantize_q4
 from bitnet_studio.engine.residency import release_file_pages
 from bitnet_studio.errors import StudioError
 from bitnet_studio.models.config import ModelConfig
-from bitnet_studio.models.weights import ModelWeights, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
 from bitnet_studio.quant.absmean import ternarize
 
 FloatKind = Literal["f16", "f32"]
@@ -45,6 +45,8 @@ _VECTORS = (
     "self_attn.q_bias",
     "self_attn.k_bias",
     "self_attn.v_bias",
+    "self_attn.q_norm",
+    "self_attn.k_norm",
 )
 
 
@@ -241,6 +243,13 @@ class NativeBackend:
     def load(self, model: ModelWeights, threads: int | None = None) -> NativeSession:
         cfg = model.config
         cfg.validate()
+        if not hasattr(kernels, "pack_binary") and any(
+            isinstance(v, BinaryTensor) for v in model.tensors.values()
+        ):  # until the 1-bit kernels are built in: a clear error, not a TypeError
+            raise StudioError(
+                model.source,
+                "this build's native runtime has no 1-bit (Q1_0) kernels: use --backend torch",
+            )
         if threads is not None:
             kernels.set_threads(int(threads))
         n_ctx = int(self.n_ctx or min(cfg.max_position, 4096))

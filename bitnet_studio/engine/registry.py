@@ -58,6 +58,13 @@ DEFAULT_MODELS = {
 
 # The trained twins' files, ``resources/models/<name>.gguf`` (cards: ``<name>.md``).
 TRAINED_DEFAULTS = ("default-trained-vanilla", "default-trained-ternary")
+# The 1-bit twin of the same recipe (issue 13), shipped as Q1_0 beside the two above; until
+# its file is there, loading it says the trained default is missing (File > Load trio).
+TRAINED_BITNET = DefaultModel(
+    "default-trained-bitnet",
+    "Shakespeare twin, BitNet 1-bit (trained binary)",
+    "the same recipe with the original BitNet's 1-bit BitLinear (QAT): Q1_0 linears",
+)
 
 
 def trained_model_path(name: str) -> Path:
@@ -80,7 +87,7 @@ def load_named_model(spec: str | Path) -> ModelWeights:
         from bitnet_studio.models.ptq import ternarize_model
 
         return ternarize_model(load_model(smollm2_gguf()))
-    if key in TRAINED_DEFAULTS:
+    if key in TRAINED_DEFAULTS or key == TRAINED_BITNET.name:
         return load_model(trained_model_path(key))
     if key.startswith("default-") and not Path(key).exists():
         names = ", ".join(DEFAULT_MODELS)

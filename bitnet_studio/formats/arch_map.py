@@ -18,6 +18,9 @@ Facts, with where they were checked:
   ``mlp.ffn_layernorm`` (width intermediate, before ``down_proj``) -- the same places as
   2B4T's ``attn_sub_norm`` / ``ffn_sub_norm``; llama.cpp's tensor map sends both to
   ``blk.N.attn_sub_norm`` / ``blk.N.ffn_sub_norm``.
+- Qwen3 (llama.cpp ``src/models/qwen3.cpp``, ``conversion/qwen.py``): ``attn_q_norm`` and
+  ``attn_k_norm`` (width head_dim, RMS) on Qcur/Kcur before ``ggml_rope_ext``; ``LLM_ARCH_QWEN3``
+  is a NEOX (rotate-half) rope arch and ``Qwen2Model`` does not permute: no un-permuting.
 - upstream llama.cpp's ``bitnet`` graph uses SiLU and always ties the head to ``token_embd``;
   ``bitnet-25`` / ``bitnet-b1.58`` are bitnet.cpp's names for 2B4T (squared ReLU).
 """
@@ -36,6 +39,7 @@ GGUF_ARCHS: dict[str, tuple[str, str]] = {
     "bitnet": ("bitnet-b1.58", "silu"),
     "bitnet-25": ("bitnet-b1.58", "relu2"),
     "bitnet-b1.58": ("bitnet-b1.58", "relu2"),
+    "qwen3": ("qwen3", "silu"),
 }
 PERMUTED_GGUF_ARCHS = frozenset({"llama"})
 
@@ -48,6 +52,7 @@ LINEARS = (
     "mlp.up_proj",
     "mlp.down_proj",
 )
+QK_NORMS = ("self_attn.q_norm", "self_attn.k_norm")
 ATTN_SUB_NORM = "attn_sub_norm"
 FFN_SUB_NORM = "ffn_sub_norm"
 
@@ -57,6 +62,8 @@ _GGUF_BLOCK = {
     "attn_k": "self_attn.k_proj",
     "attn_v": "self_attn.v_proj",
     "attn_output": "self_attn.o_proj",
+    "attn_q_norm": "self_attn.q_norm",
+    "attn_k_norm": "self_attn.k_norm",
     "attn_sub_norm": ATTN_SUB_NORM,
     "ffn_norm": "post_attention_layernorm",
     "ffn_gate": "mlp.gate_proj",
@@ -126,6 +133,7 @@ def hf_to_canonical(name: str) -> tuple[str, str] | None:
         return None
     part = _HF_ALIASES.get(m.group(2), m.group(2))
     known = (*LINEARS, "input_layernorm", "post_attention_layernorm", ATTN_SUB_NORM, FFN_SUB_NORM)
+    known += QK_NORMS
     if part not in known:
         return None
     canon = f"layers.{m.group(1)}.{part}"
@@ -176,6 +184,8 @@ def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     if cfg.is_ternary_arch:
         layer[ATTN_SUB_NORM] = (q,)
         layer[FFN_SUB_NORM] = (i,)
+    if cfg.qk_norm:
+        layer.update({n: (hd,) for n in QK_NORMS})
     if cfg.attention_bias:
         layer.update(
             {"self_attn.q_bias": (q,), "self_attn.k_bias": (kv,), "self_attn.v_bias": (kv,)}

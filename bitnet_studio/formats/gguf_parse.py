@@ -22,6 +22,9 @@ from bitnet_studio.errors import StudioError
 
 MAGIC = b"GGUF"
 I2_S_TYPE_ID = 36  # bitnet.cpp's fork; the id is unassigned upstream (formerly IQ4_NL_4_4)
+# Types llama.cpp has and gguf-py 0.19.0 lacks: id -> (name, block weights, block bytes).
+# Q2_0 (ggml.h GGML_TYPE_Q2_0 = 42; ggml-common.h block_q2_0: fp16 d + qs[64 / 4]).
+EXTRA_TYPES = {42: ("Q2_0", 64, 18)}
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q"}
 _SCALARS.update({11: "<q", 12: "<d"})
 _NP = {0: "u1", 1: "i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "?", 10: "<u8"}
@@ -168,21 +171,29 @@ def _size_tensors(f: GGUFFile, infos: list[TensorInfo]) -> None:
             if not arch.startswith("bitnet") or not t.nbytes <= room < t.nbytes + 64:
                 raise StudioError(f.path, f"tensor {t.name} has type id 36, which is not I2_S here")
         else:
-            try:
-                qt = GGMLQuantizationType(t.type_id)
-            except ValueError:
-                raise StudioError(
-                    f.path, f"tensor {t.name} has unknown quantization type id {t.type_id}"
-                ) from None
-            block, size = GGML_QUANT_SIZES[qt]
+            type_name, block, size = _block_type(f, t)
             if t.shape[-1] % block:
                 raise StudioError(
-                    f.path, f"tensor {t.name}: row of {t.shape[-1]} is not whole {qt.name} blocks"
+                    f.path, f"tensor {t.name}: row of {t.shape[-1]} is not whole {type_name} blocks"
                 )
-            t.nbytes, t.type_name = t.n_elements // block * size, qt.name
+            t.nbytes, t.type_name = t.n_elements // block * size, type_name
         if t.offset + t.nbytes > f.data.size:
             raise StudioError(
                 f.path,
                 f"truncated GGUF: tensor {t.name} data ends at byte {t.offset + t.nbytes}, "
                 f"past the end of the file ({f.data.size} bytes)",
             )
+
+
+def _block_type(f: GGUFFile, t: TensorInfo) -> tuple[str, int, int]:
+    """(type name, weights per block, bytes per block) of a tensor's ggml type id."""
+    if t.type_id in EXTRA_TYPES:
+        return EXTRA_TYPES[t.type_id]
+    try:
+        qt = GGMLQuantizationType(t.type_id)
+    except ValueError:
+        raise StudioError(
+            f.path, f"tensor {t.name} has unknown quantization type id {t.type_id}"
+        ) from None
+    block, size = GGML_QUANT_SIZES[qt]
+    return qt.name, block, size

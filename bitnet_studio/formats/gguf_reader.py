@@ -12,6 +12,10 @@ What each stored type becomes:
   llama-quantize makes from a model that was not trained ternary) cannot be one ternary
   matrix: those tensors are dequantized to float16 instead and the notes say so.
 - I2_S (bitnet.cpp, id 36): ``TernaryTensor`` with the per-tensor scale, x86 layout assumed.
+- Q1_0 (id 41): linears become ``BinaryTensor`` (one scale when every block shares its d, as
+  in our 1-bit exports; else per-128-block scales, as PrismML's Bonsai). Q2_0 (id 42, our own
+  decoder: gguf-py does not know it): ``TernaryTensor`` under the TQ rule above, else float16;
+  a +2 code is refused. Embeddings and head in either type are dequantized to float16.
 An upstream ``blk.N.<linear>.scale`` tensor multiplies into that linear's scale.
 """
 
@@ -36,11 +40,20 @@ from bitnet_studio.formats.common import check_memory, row_scale_from_blocks, va
 from bitnet_studio.formats.gguf_parse import GGUFFile, TensorInfo, open_gguf
 from bitnet_studio.formats.ternary_codecs import unpack_i2_s, unpack_tq
 from bitnet_studio.models.config import ModelConfig
-from bitnet_studio.models.weights import ModelWeights, Tensor, TernaryTensor, TokenizerSpec
+from bitnet_studio.models.weights import (
+    BinaryTensor,
+    ModelWeights,
+    Tensor,
+    TernaryTensor,
+    TokenizerSpec,
+)
+from bitnet_studio.quant import q1_0, q2_0
 
 _VIEW_TYPES = {"F32": np.float32, "F16": np.float16}
 _TERNARY_TYPES = ("TQ1_0", "TQ2_0", "I2_S")
 _CHUNK_BYTES = 32 << 20
+# Types gguf.quants cannot dequantize: our own NumPy decoders (bytes (rows, n), cols) -> float32
+_OWN_DEQUANT = {"Q1_0": q1_0.dequantize, "Q2_0": q2_0.dequantize}
 
 
 def read_gguf(path: str | Path) -> ModelWeights:
@@ -106,7 +119,18 @@ def _tensor(f: GGUFFile, t: TensorInfo, notes: list[str]) -> Tensor:
             _, scale = unpack_i2_s(_file_bytes(f, t), rows, cols)
             notes.append(f"{t.name}: I2_S read with bitnet.cpp's x86 layout")
             return _packed(f, t, scale, lambda raw: unpack_i2_s(raw, rows, cols)[0])
-        if t.type_name in _TERNARY_TYPES:
+        linear = t.name.startswith("blk.") and len(t.shape) == 2
+        if t.type_name == "Q1_0" and linear:
+            b = q1_0.to_binary(np.asarray(f.raw(t).reshape(rows, -1)), cols)
+            return BinaryTensor(b.signs.reshape(t.shape), b.scale, "Q1_0")
+        if t.type_name == "Q2_0" and linear:
+            raw = f.raw(t).reshape(rows, -1)
+            codes, d = q2_0.unpack_ternary(np.asarray(raw), cols)
+            scale = row_scale_from_blocks(codes, d)
+            if scale is not None:
+                return TernaryTensor(codes.reshape(t.shape), scale, "Q2_0")
+            notes.append(f"{t.name}: Q2_0 with per-block scales, dequantized to float16")
+        elif t.type_name in _TERNARY_TYPES:
             raw = _file_bytes(f, t).reshape(rows, -1)
             codes, d = unpack_tq(raw, t.type_name, cols)
             scale = row_scale_from_blocks(codes, d)
@@ -118,7 +142,8 @@ def _tensor(f: GGUFFile, t: TensorInfo, notes: list[str]) -> Tensor:
             notes.append(f"{t.name}: {t.type_name} with per-block scales, dequantized to float16")
         else:
             raw = f.raw(t).reshape(rows, -1)
-        if t.type_name not in _TERNARY_TYPES and t.type_name != "BF16":
+        q2_noted = t.type_name == "Q2_0" and linear
+        if t.type_name not in _TERNARY_TYPES and t.type_name != "BF16" and not q2_noted:
             notes.append(f"{t.name}: {t.type_name} dequantized to float16")
         return _dequantize(raw, t, rows, cols)
     except (ValueError, NotImplementedError) as e:
@@ -143,11 +168,13 @@ def _packed(
 
 
 def _dequantize(raw: np.ndarray, t: TensorInfo, rows: int, cols: int) -> np.ndarray:
-    qt = GGMLQuantizationType[t.type_name]
+    own = _OWN_DEQUANT.get(t.type_name)
+    qt = None if own is not None else GGMLQuantizationType[t.type_name]
     out = np.empty((rows, cols), dtype=np.float16)
     step = max(1, _CHUNK_BYTES // max(1, cols * 4))
     for r in range(0, rows, step):
-        out[r : r + step] = quants.dequantize(np.asarray(raw[r : r + step]), qt)
+        chunk = np.asarray(raw[r : r + step])
+        out[r : r + step] = own(chunk, cols) if own is not None else quants.dequantize(chunk, qt)
     return out.reshape(t.shape)
 
 
@@ -155,7 +182,7 @@ def _apply_scale(tensors: dict[str, Tensor], name: str, s: float, path: Path) ->
     t = tensors.get(name)
     if t is None:
         raise StudioError(path, f"scale tensor for {name} without its weight")
-    if isinstance(t, TernaryTensor):
+    if isinstance(t, TernaryTensor | BinaryTensor):
         t.scale = (t.scale * np.float32(s)).astype(np.float32)
     else:
         tensors[name] = (np.asarray(t, np.float32) * np.float32(s)).astype(t.dtype)
@@ -174,6 +201,9 @@ def _unpermute(t: Tensor, heads: int) -> Tensor:
                 shape=t.shape,
             )
         return TernaryTensor(permute_rows(t.codes, heads, False), scale, t.source_type)
+    if isinstance(t, BinaryTensor):
+        scale = permute_rows(t.scale, heads, False) if t.scale.size > 1 else t.scale
+        return BinaryTensor(permute_rows(t.signs, heads, False), scale, t.source_type)
     return permute_rows(np.asarray(t), heads, False)
 
 
@@ -183,6 +213,8 @@ def _bytes_to_materialise(f: GGUFFile, gguf_arch: str) -> int:
         n = t.n_elements
         if t.type_name in _TERNARY_TYPES:
             total += 4 * n // 256  # per-block scales (codes are unpacked one tensor at a time)
+        elif t.type_name in _OWN_DEQUANT:
+            total += 2 * n + 4 * n // 64  # int8 codes + fields / float16 (+ block scales)
         elif t.type_name not in _VIEW_TYPES:
             total += 2 * n + min(4 * n, _CHUNK_BYTES)  # float16 out + one float32 chunk
         elif gguf_arch in PERMUTED_GGUF_ARCHS and (".attn_q." in t.name or ".attn_k." in t.name):

@@ -5,11 +5,14 @@ Metadata follows llama.cpp's ``convert_hf_to_gguf.py`` (``TextModel.set_gguf_par
 ``feed_forward_length``, ``attention.head_count``, ``attention.head_count_kv``,
 ``rope.freq_base``, ``attention.layer_norm_rms_epsilon`` (read as required by
 ``llama_model::load_hparams`` for llama and bitnet), ``rope.dimension_count`` = head_dim,
-``vocab_size``, ``general.file_type`` (LLAMA_FTYPE: F16 1, TQ1_0 36, TQ2_0 37). Tokenizer:
+``vocab_size``, ``general.file_type`` (LLAMA_FTYPE: F16 1, TQ1_0 36, TQ2_0 37, Q1_0 40).
+Tokenizer:
 ``tokenizer.ggml.{model,pre,tokens,token_type,merges,bos_token_id,eos_token_id,
 add_bos_token}`` and ``tokenizer.chat_template``.
 
-Layout: norms F32; embeddings and head F16; linears in the requested type. llama-arch Q/K
+Layout: norms F32; embeddings and head F16; linears in the requested type. ``q1_0`` and
+``q2_0``: see ``formats/gguf_lowbit.py`` (one summary note says how many linears were stored
+low-bit and why the rest stayed F16). llama-arch Q/K
 rows are permuted into llama.cpp's RoPE order. Arch names: ``llama``; ``bitnet`` for a
 SiLU b1.58 model (upstream llama.cpp, 1bitLLM layout); ``bitnet-b1.58`` for squared-ReLU
 (2B4T) models, which upstream llama.cpp cannot run (its bitnet graph is SiLU) -- the report
@@ -28,15 +31,24 @@ import numpy as np
 
 from bitnet_studio.errors import StudioError
 from bitnet_studio.formats.arch_map import canonical_to_gguf, is_linear, permute_rows, qk_heads
+from bitnet_studio.formats.gguf_lowbit import LOWBIT_TYPES, LowBitTally, encode_lowbit
 from bitnet_studio.formats.ternary_codecs import pack_tq
-from bitnet_studio.models.weights import ModelWeights, Tensor, TernaryTensor, TokenizerSpec
+from bitnet_studio.models.weights import (
+    BinaryTensor,
+    ModelWeights,
+    Tensor,
+    TernaryTensor,
+    TokenizerSpec,
+)
 from bitnet_studio.quant.absmean import ternarize
 
-WriteType = Literal["f16", "tq2_0", "tq1_0"]
+WriteType = Literal["f16", "tq2_0", "tq1_0", "q1_0", "q2_0"]
 _FTYPE = {
     "f16": gguf.LlamaFileType.MOSTLY_F16,
     "tq2_0": gguf.LlamaFileType.MOSTLY_TQ2_0,
     "tq1_0": gguf.LlamaFileType.MOSTLY_TQ1_0,
+    "q1_0": gguf.LlamaFileType.MOSTLY_Q1_0,
+    "q2_0": 41,  # llama.h LLAMA_FTYPE_MOSTLY_Q2_0 (gguf-py 0.19.0 lacks it)
 }
 
 
@@ -75,10 +87,16 @@ class WriteReport:
 def write_gguf(model: ModelWeights, path: str | Path, dtype: WriteType = "f16") -> WriteReport:
     """Write ``model`` as a GGUF file; returns what was stored and every fallback taken."""
     if dtype not in _FTYPE:
-        raise StudioError(path, f"unknown GGUF write type {dtype!r} (f16, tq2_0, tq1_0)")
+        raise StudioError(
+            path, f"unknown GGUF write type {dtype!r} (f16, tq2_0, tq1_0, q1_0, q2_0)"
+        )
     cfg = model.config
     arch = (
-        "llama" if cfg.arch == "llama" else "bitnet" if cfg.hidden_act == "silu" else "bitnet-b1.58"
+        cfg.arch
+        if cfg.arch in ("llama", "qwen3")
+        else "bitnet"
+        if cfg.hidden_act == "silu"
+        else "bitnet-b1.58"
     )
     report = WriteReport(Path(path), arch)
     if arch == "bitnet-b1.58":
@@ -92,14 +110,25 @@ def write_gguf(model: ModelWeights, path: str | Path, dtype: WriteType = "f16") 
     w = gguf.GGUFWriter(str(path), arch)
     _write_config(w, model, arch, dtype)
     _write_tokenizer(w, model.tokenizer, cfg.vocab_size, report)
+    tally = LowBitTally(dtype.upper())
     for name, t in model.tensors.items():
         gname = canonical_to_gguf(name)
-        data, qtype = _encode(name, t, dtype, report)
         heads = qk_heads(name, cfg) if arch == "llama" else None
+        if dtype in LOWBIT_TYPES and is_linear(name):
+            data, type_id, type_name = encode_lowbit(t, dtype, tally)
+            if heads is not None:
+                data = permute_rows(data, heads, to_gguf=True)
+            # int8 view + element shape: gguf-py sizes only the types it knows (not Q2_0)
+            w.add_tensor(gname, data.view(np.int8), raw_shape=t.shape, raw_dtype=type_id)
+            report.tensor_types[gname] = type_name
+            continue
+        data, qtype = _encode(name, t, dtype, report)
         if heads is not None:
             data = permute_rows(data, heads, to_gguf=True)
         w.add_tensor(gname, data, raw_dtype=qtype)
         report.tensor_types[gname] = qtype.name
+    if dtype in LOWBIT_TYPES:
+        report.notes.append(tally.summary())
     if report.linears is not None:
         report.notes.insert(0, report.linears.summary())
     try:
@@ -139,7 +168,7 @@ def _encode(
     name: str, t: Tensor, dtype: str, report: WriteReport
 ) -> tuple[np.ndarray, gguf.GGMLQuantizationType]:
     if not is_linear(name) or dtype == "f16" or name == "lm_head":
-        if isinstance(t, TernaryTensor):
+        if isinstance(t, TernaryTensor | BinaryTensor):
             t = t.dequantize()
         one_d = np.ndim(t) == 1
         if one_d:
@@ -151,13 +180,16 @@ def _encode(
     assert tally is not None
     if cols % 256:
         tally.f16[cols] = tally.f16.get(cols, 0) + 1
-        dense = t.dequantize() if isinstance(t, TernaryTensor) else np.asarray(t)
+        dense = t.dequantize() if isinstance(t, TernaryTensor | BinaryTensor) else np.asarray(t)
         return dense.astype(np.float16), gguf.GGMLQuantizationType.F16
     tally.ternary += 1
     if isinstance(t, TernaryTensor):
         codes, scale = t.codes, t.scale
+    elif isinstance(t, BinaryTensor) and t.scale.size == 1:
+        codes, scale = t.signs, t.scale  # {-1, +1} are ternary codes too
     else:
-        codes, gamma = ternarize(np.asarray(t))
+        dense = t.dequantize() if isinstance(t, BinaryTensor) else np.asarray(t)
+        codes, gamma = ternarize(dense)
         scale = np.array([gamma], np.float32)
         tally.ternarized += 1
     row_scale = np.broadcast_to(scale.reshape(-1).astype(np.float32), (rows,))

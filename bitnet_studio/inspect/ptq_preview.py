@@ -1,8 +1,10 @@
-""" "Ternarize this tensor" preview: absmean applied to one float tensor, and what it costs.
+""" "Ternarize / Binarize this tensor" previews: absmean (b1.58) or centred sign (the original
+BitNet) applied to one float tensor, and what it costs.
 
 The numbers the Inspect page shows next to a vanilla tensor: the ternary codes and gamma that
 :func:`bitnet_studio.quant.absmean.ternarize` makes, the relative L2 error and cosine
-similarity of ``gamma * codes`` against the original, and the histograms before and after.
+similarity of ``gamma * codes`` against the original, and the histograms before and after;
+the same for the signs and beta of :func:`bitnet_studio.quant.binary.binarize`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bitnet_studio.inspect.stats import histogram
-from bitnet_studio.models.weights import TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, TernaryTensor
 from bitnet_studio.quant.absmean import ternarize
+from bitnet_studio.quant.binary import binarize
 
 _CHUNK = 1 << 22  # elements per pass of the error sums (no float64 copy of a large tensor)
 
@@ -71,6 +74,40 @@ def ternarize_preview(w: np.ndarray, bins: int = 101, sample: int = 1 << 20) -> 
         rel_l2=rel,
         cosine=cos,
         code_counts=counts,
+        before=histogram(w, bins=bins, sample=sample),
+        after=histogram(after),
+    )
+
+
+@dataclass
+class BinarizePreview:
+    signs: np.ndarray  # int8, the tensor's shape, values in {-1, +1}
+    beta: float  # mean |W| (of the uncentred W)
+    alpha: float  # mean W, the centre the signs are taken around
+    rel_l2: float  # ||W - beta * signs|| / ||W||
+    cosine: float  # cos(W, signs)
+    sign_counts: np.ndarray  # int64 (2,): how many -1, +1
+    before: tuple[np.ndarray, np.ndarray]
+    after: tuple[np.ndarray, np.ndarray]  # (2 counts, edges at -2, 0, 2 x beta)
+
+    @property
+    def pos_share(self) -> float:
+        return float(self.sign_counts[1] / max(1, int(self.sign_counts.sum())))
+
+
+def binarize_preview(w: np.ndarray, bins: int = 101, sample: int = 1 << 20) -> BinarizePreview:
+    """Binarizes ``w`` as the BitNet paper does and measures the result."""
+    signs, beta = binarize(w)
+    rel, cos = ternarization_error(w, signs, float(beta))
+    pos = int(np.count_nonzero(signs > 0))
+    after = BinaryTensor(signs, np.array([beta], np.float32), "ptq-sign")
+    return BinarizePreview(
+        signs=signs,
+        beta=float(beta),
+        alpha=float(np.mean(np.asarray(w, np.float32), dtype=np.float64)),
+        rel_l2=rel,
+        cosine=cos,
+        sign_counts=np.array([signs.size - pos, pos], np.int64),
         before=histogram(w, bins=bins, sample=sample),
         after=histogram(after),
     )

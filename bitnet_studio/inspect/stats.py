@@ -1,4 +1,4 @@
-"""Per-tensor statistics: the numbers behind a histogram, for float and ternary tensors."""
+"""Per-tensor statistics: the numbers behind a histogram, for float, ternary and 1-bit tensors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bitnet_studio.models.weights import ModelWeights, Tensor, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, Tensor, TernaryTensor
 
 _CHUNK = 1 << 22  # elements per pass: statistics of a 2B model without a float32 copy of it
 
@@ -17,17 +17,18 @@ class TensorStats:
     name: str
     shape: tuple[int, ...]
     stored_type: str
-    kind: str  # "ternary" or "float"
-    nbytes: int  # bytes as the backend keeps them (ternary: 2 bits per weight + scale)
+    kind: str  # "ternary", "binary" or "float"
+    nbytes: int  # bytes as the backend keeps them (ternary: 2 bits per weight + scale;
+    # binary: 1 bit per weight + its scales)
     bits_per_weight: float
     min: float
     max: float
     mean: float
     std: float
     zero_share: float  # exact zeros (ternary: share of code 0)
-    neg_share: float  # ternary: share of -1
-    pos_share: float  # ternary: share of +1
-    scale: float | None  # ternary: mean of its scale(s)
+    neg_share: float  # ternary / binary: share of -1
+    pos_share: float  # ternary / binary: share of +1
+    scale: float | None  # ternary / binary: mean of its scale(s)
     nonfinite: int = 0  # NaN/Inf values (a corrupt file); the moments above skip them
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,8 +59,36 @@ def _float_moments(a: np.ndarray) -> tuple[float, float, float, float, float, in
     return lo, hi, mean, std, zeros / max(n, 1), n, bad
 
 
+def binary_stats(name: str, t: BinaryTensor, stored_type: str = "") -> TensorStats:
+    """A 1-bit tensor: two values, -beta and +beta (per block: the mean scale stands in)."""
+    n = max(t.signs.size, 1)
+    pos = int(np.count_nonzero(t.signs > 0)) / n
+    neg = 1.0 - pos if t.signs.size else 0.0
+    scale = float(np.mean(t.scale))
+    mean = scale * (pos - neg)
+    nbytes = -(-t.signs.size // 8) + t.scale.nbytes
+    return TensorStats(
+        name,
+        tuple(t.signs.shape),
+        stored_type or t.source_type,
+        "binary",
+        nbytes,
+        8.0 * nbytes / n,
+        -scale if neg else scale,
+        scale if pos else -scale,
+        mean,
+        float(np.sqrt(max(scale * scale - mean * mean, 0.0))),
+        0.0,
+        neg,
+        pos,
+        scale,
+    )
+
+
 def tensor_stats(name: str, t: Tensor, stored_type: str = "") -> TensorStats:
-    """Statistics of one tensor; ternary values are reported as dequantized weights."""
+    """Statistics of one tensor; ternary and binary values are reported as dequantized weights."""
+    if isinstance(t, BinaryTensor):
+        return binary_stats(name, t, stored_type)
     if isinstance(t, TernaryTensor):
         codes = t.codes.reshape(-1)
         n = max(codes.size, 1)
@@ -110,8 +139,13 @@ def tensor_stats(name: str, t: Tensor, stored_type: str = "") -> TensorStats:
 
 
 def histogram(t: Tensor, bins: int = 101, sample: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
-    """(counts, edges). Ternary: three bins at -1, 0, +1 (times the scale); float: ``bins``
-    bins over an evenly strided sample of at most ``sample`` values."""
+    """(counts, edges). Ternary: three bins at -1, 0, +1 (times the scale); binary: two bins
+    centred on -1 and +1 (times the scale); float: ``bins`` bins over an evenly strided sample
+    of at most ``sample`` values."""
+    if isinstance(t, BinaryTensor):
+        s = float(np.mean(t.scale))
+        pos = int(np.count_nonzero(t.signs > 0))
+        return np.array([t.signs.size - pos, pos], np.int64), np.array([-2.0, 0.0, 2.0]) * s
     if isinstance(t, TernaryTensor):
         s = float(np.mean(t.scale))
         c = t.codes.reshape(-1)

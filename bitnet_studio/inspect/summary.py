@@ -42,6 +42,7 @@ def summarize(model: ModelWeights, with_tensors: bool = True) -> dict[str, Any]:
         v["bits_per_weight"] = 8.0 * v["bytes"] / max(1.0, v["params"])
     linear = [s for s in stats if s.name.endswith("_proj")]
     ternary = [s for s in linear if s.kind == "ternary"]
+    binary = [s for s in linear if s.kind == "binary"]
     c = model.config
     return {
         "source": str(model.source) if model.source else None,
@@ -68,6 +69,7 @@ def summarize(model: ModelWeights, with_tensors: bool = True) -> dict[str, Any]:
         "bits_per_weight": 8.0 * nbytes / max(1, params),
         "linear_layers": len(linear),
         "ternary_linear_layers": len(ternary),
+        "binary_linear_layers": len(binary),
         "by_kind": by_kind,
         "kv_cache_bytes_per_token": kv_cache_bytes(model, 1),
         "nonfinite_tensors": {s.name: s.nonfinite for s in stats if s.nonfinite},
@@ -106,7 +108,12 @@ def format_summary(summary: dict[str, Any], tensors: list[TensorStats] | None = 
         + ", ".join(f"{k}={v}" for k, v in summary["config"].items()),
         f"parameters: {summary['parameters']:,}  bytes: {summary['bytes'] / 1e6:.1f} MB  "
         f"bits/weight: {summary['bits_per_weight']:.2f}  ternary linears: "
-        f"{summary['ternary_linear_layers']}/{summary['linear_layers']}",
+        f"{summary['ternary_linear_layers']}/{summary['linear_layers']}"
+        + (
+            f"  1-bit linears: {summary['binary_linear_layers']}/{summary['linear_layers']}"
+            if summary.get("binary_linear_layers")
+            else ""
+        ),
         f"{'kind':<12}{'params':>14}{'MB':>10}{'bits/w':>8}",
     ]
     for kind, v in sorted(summary["by_kind"].items()):

@@ -18,7 +18,7 @@ import numpy as np
 from bitnet_studio.formats.arch_map import LINEARS
 from bitnet_studio.inspect.stats import TensorStats, histogram, tensor_stats
 from bitnet_studio.inspect.summary import kv_cache_bytes
-from bitnet_studio.models.weights import ModelWeights, Tensor, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, Tensor, TernaryTensor
 
 PROJECTIONS = LINEARS
 COMPONENTS = ("embeddings", "attention", "mlp", "norms", "head", "kv cache")
@@ -56,6 +56,9 @@ def tile(t: Tensor, size: int = 64) -> np.ndarray:
         s = t.scale.reshape(-1)
         rows = s[: codes.shape[0]].reshape(-1, 1) if s.size > 1 else np.float32(s[0])
         return codes * rows
+    if isinstance(t, BinaryTensor):
+        scale = t.scale if t.scale.size == 1 else t.scale[:size, : -(-size // t.BLOCK)]
+        return BinaryTensor(t.signs[:size, :size], scale).dequantize()
     a = np.asarray(t)
     if a.ndim >= 2:
         return np.asarray(a.reshape(a.shape[0], -1)[:size, :size], dtype=np.float32)
@@ -70,13 +73,17 @@ def tile(t: Tensor, size: int = 64) -> np.ndarray:
 class TensorView:
     name: str
     stats: TensorStats
-    counts: np.ndarray  # histogram counts (ternary: -1, 0, +1)
+    counts: np.ndarray  # histogram counts (ternary: -1, 0, +1; binary: -1, +1)
     edges: np.ndarray  # len(counts) + 1 bin edges, in weight units
     tile: np.ndarray  # float32 (rows, cols)
 
     @property
     def is_ternary(self) -> bool:
         return self.stats.kind == "ternary"
+
+    @property
+    def is_binary(self) -> bool:
+        return self.stats.kind == "binary"
 
 
 def tensor_view(
@@ -101,18 +108,20 @@ def _absmean(a: np.ndarray) -> float:
 class DepthProfile:
     """Per projection, two metrics along depth (NaN where a layer lacks the tensor)."""
 
-    kind: str  # "ternary" when any projection is ternary, else "float"
-    metrics: tuple[str, str]  # ("scale", "zero share") or ("std", "absmean")
+    kind: str  # "ternary" when any projection is ternary, else "binary" when any is 1-bit,
+    # else "float"
+    metrics: tuple[str, str]  # ("scale", "zero share"), ("scale", "+1 share"), ("std", "absmean")
     layers: np.ndarray  # 0 .. n_layers - 1
     first: dict[str, np.ndarray]  # projection -> metrics[0] per layer
     second: dict[str, np.ndarray]  # projection -> metrics[1] per layer
 
 
 def depth_profile(model: ModelWeights) -> DepthProfile:
-    """Scale and zero share (ternary models) or std and absmean (float ones) of every
-    projection in every layer."""
+    """Scale and zero share (ternary models), scale and +1 share (1-bit ones) or std and
+    absmean (float ones) of every projection in every layer."""
     n = model.config.n_layers
     ternary = any(isinstance(t, TernaryTensor) for t in model.tensors.values())
+    binary = not ternary and any(isinstance(t, BinaryTensor) for t in model.tensors.values())
     first: dict[str, np.ndarray] = {}
     second: dict[str, np.ndarray] = {}
     for proj in PROJECTIONS:
@@ -124,12 +133,18 @@ def depth_profile(model: ModelWeights) -> DepthProfile:
             if isinstance(t, TernaryTensor):
                 s = tensor_stats(proj, t)
                 a[i], b[i] = float(s.scale or 0.0), s.zero_share
-            elif not ternary:
+            elif isinstance(t, BinaryTensor):
+                s = tensor_stats(proj, t)
+                a[i], b[i] = float(s.scale or 0.0), s.pos_share
+            elif not (ternary or binary):
                 a[i], b[i] = tensor_stats(proj, t).std, _absmean(t)
         if not (np.isnan(a).all() and np.isnan(b).all()):
             first[proj], second[proj] = a, b
-    metrics = ("scale", "zero share") if ternary else ("std", "absmean")
-    return DepthProfile("ternary" if ternary else "float", metrics, np.arange(n), first, second)
+    kind = "ternary" if ternary else "binary" if binary else "float"
+    metrics = {"ternary": ("scale", "zero share"), "binary": ("scale", "+1 share")}.get(
+        kind, ("std", "absmean")
+    )
+    return DepthProfile(kind, metrics, np.arange(n), first, second)
 
 
 def component_bytes(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Arch = Literal["llama", "bitnet-b1.58"]
+Arch = Literal["llama", "bitnet-b1.58", "qwen3"]
 
 
 @dataclass
@@ -16,6 +16,9 @@ class ModelConfig:
     ``bitnet-b1.58``: as BitNet b1.58 2B4T -- extra RMSNorms before o_proj (``attn_sub_norm``)
     and before down_proj (``ffn_sub_norm``), squared-ReLU gate (``hidden_act="relu2"``),
     ternary linears with int8 per-token activations.
+    ``qwen3``: the llama block plus a per-head RMSNorm (weight of width head_dim) on q and on k,
+    after the projections and before RoPE (HF ``Qwen3Attention``: ``q_norm``, ``k_norm``;
+    llama.cpp ``attn_q_norm``, ``attn_k_norm``) -- PrismML's Bonsai 1-bit and ternary models.
     """
 
     arch: Arch
@@ -41,6 +44,11 @@ class ModelConfig:
     @property
     def is_ternary_arch(self) -> bool:
         return self.arch == "bitnet-b1.58"
+
+    @property
+    def qk_norm(self) -> bool:
+        """Per-head RMSNorm on q and k before RoPE (Qwen3)."""
+        return self.arch == "qwen3"
 
     def validate(self) -> None:
         """Raises ValueError on a configuration no backend can run."""

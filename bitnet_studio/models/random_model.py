@@ -62,10 +62,10 @@ def tiny_config(arch: Arch = "llama", **overrides: Any) -> ModelConfig:
         n_kv_heads=2,
         head_dim=16,
         rms_norm_eps=1e-5,
-        rope_theta=10000.0 if arch == "llama" else 500000.0,
+        rope_theta=500000.0 if arch == "bitnet-b1.58" else 10000.0,
         max_position=256,
         tie_word_embeddings=arch != "llama",
-        hidden_act="silu" if arch == "llama" else "relu2",
+        hidden_act="relu2" if arch == "bitnet-b1.58" else "silu",
         bos_token_id=1,
         eos_token_ids=[2],
     )
@@ -156,6 +156,9 @@ def random_model(
         if config.attention_bias:
             for name, n in (("q", q_out), ("k", kv_out), ("v", kv_out)):
                 t[p + f"self_attn.{name}_bias"] = (0.1 * rng.standard_normal(n)).astype(dt)
+        if config.qk_norm:
+            t[p + "self_attn.q_norm"] = norm(d)
+            t[p + "self_attn.k_norm"] = norm(d)
         t[p + "self_attn.o_proj"] = linear(h, q_out)
         t[p + "post_attention_layernorm"] = norm(h)
         t[p + "mlp.gate_proj"] = linear(inter, h)

@@ -1,9 +1,11 @@
-"""NumPy reference for BitNet b1.58 quantization and every ternary layout we read or write.
+"""NumPy reference for BitNet b1.58 quantization and every ternary layout we read or write,
+and for the original BitNet's 1-bit weights (``binary``, GGUF ``q1_0``; ``q2_0``: Ternary
+Bonsai's 2-bit blocks).
 
 This package is the judge for the compiled kernels: plain, readable, exact.
 """
 
-from bitnet_studio.quant import hf_packed, i2_s, tq1_0, tq2_0
+from bitnet_studio.quant import hf_packed, i2_s, q1_0, q2_0, tq1_0, tq2_0
 from bitnet_studio.quant.absmean import (
     dequantize_ternary,
     quantize_activations,
@@ -12,4 +14,4 @@ from bitnet_studio.quant.absmean import (
 )
 
 __all__ = ["dequantize_ternary", "quantize_activations", "ternarize", "ternary_linear_reference"]
-__all__ += ["hf_packed", "i2_s", "tq1_0", "tq2_0"]
+__all__ += ["hf_packed", "i2_s", "q1_0", "q2_0", "tq1_0", "tq2_0"]

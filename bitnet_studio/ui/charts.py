@@ -65,7 +65,8 @@ def make_plot(
 
 
 class HistogramPlot(QWidget):
-    """One histogram; :meth:`show_histogram` replaces what it draws.
+    """One histogram; :meth:`show_histogram` replaces what it draws (``ternary``: spikes at
+    the codes, three for ternary counts, two for 1-bit ones).
 
     ``counts``/``edges`` hold the data drawn; the bars' heights are percent of all values.
     """
@@ -92,14 +93,15 @@ class HistogramPlot(QWidget):
         self.counts, self.edges, self.ternary = counts, edges, ternary
         share = 100.0 * counts / max(1, int(counts.sum()))
         x0, x1 = edges[:-1], edges[1:]
-        if ternary:  # three spikes with a gap between them
-            pad = 0.15 * (x1 - x0)
+        codes = ("-1", "+1") if len(counts) == 2 else ("-1", "0", "+1")  # 1-bit: two spikes
+        if ternary:  # spikes with a gap between them
+            pad = (0.25 if len(counts) == 2 else 0.15) * (x1 - x0)
             x0, x1 = x0 + pad, x1 - pad
         brush = color(1) if ternary else color(0)
         self._bars.setOpts(x0=x0, x1=x1, height=share, brush=brush, pen=None)
         for i, t in enumerate(self._labels):
             if ternary and i < len(share):
-                code = ("-1", "0", "+1")[i]
+                code = codes[i]
                 t.setHtml(f"<div align='center'>{code}<br>{share[i]:.1f}%</div>")
                 t.textItem.setTextWidth(58)
                 t.setPos(float((edges[i] + edges[i + 1]) / 2), float(share[i]))

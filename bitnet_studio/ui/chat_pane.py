@@ -36,11 +36,13 @@ from bitnet_studio.ui.workers import Worker, start_worker
 
 
 def model_facts(m: LoadedModel) -> str:
-    """One line: format, backend, bits per weight, parameters, ternary layers."""
+    """One line: format, backend, bits per weight, parameters, ternary (or 1-bit) layers."""
     s = m.summary
     params = s.get("parameters", 0)
     size = f"{params / 1e6:.1f} M" if params >= 1e5 else f"{params / 1e3:.1f} k"
     tern = f"{s.get('ternary_linear_layers', 0)}/{s.get('linear_layers', 0)} ternary linears"
+    if s.get("binary_linear_layers"):
+        tern = f"{s['binary_linear_layers']}/{s.get('linear_layers', 0)} 1-bit linears"
     return (
         f"{s.get('format') or '?'} · {m.backend} · {s.get('bits_per_weight', 0.0):.2f} bits/weight"
         f" · {size} params · {tern}"

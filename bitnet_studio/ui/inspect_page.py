@@ -1,6 +1,6 @@
 """Inspect: a model's tensors, their histograms, tiles and statistics, scales along depth,
-bytes by component, and a "ternarize this" preview (one tensor, or the whole model as a
-PTQ twin that joins the ModelStore).
+bytes by component, and "ternarize / binarize this" previews (one tensor, or the whole model
+as a naive PTQ twin that joins the ModelStore).
 
 All statistics run on worker threads (``ui.workers``); the numbers come from
 ``bitnet_studio.inspect`` and the page only draws them. What it drew stays readable as
@@ -29,7 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from bitnet_studio.inspect.ptq_preview import TernarizePreview, ternarize_preview
+from bitnet_studio.inspect.ptq_preview import (
+    BinarizePreview,
+    TernarizePreview,
+    binarize_preview,
+    ternarize_preview,
+)
 from bitnet_studio.inspect.summary import nonfinite_warning
 from bitnet_studio.inspect.views import (
     DepthProfile,
@@ -39,38 +44,19 @@ from bitnet_studio.inspect.views import (
     tensor_groups,
     tensor_view,
 )
-from bitnet_studio.models.ptq import is_linear, ternarize_model
-from bitnet_studio.models.weights import ModelWeights
 from bitnet_studio.ui.charts import BarChart, HistogramPlot
 from bitnet_studio.ui.inspect_widgets import NAME_ROLE, DepthPlots, StatsBox, TensorTree, TileView
-from bitnet_studio.ui.model_store import LoadedModel, ModelStore, open_weights
+from bitnet_studio.ui.model_store import LoadedModel, ModelStore
+from bitnet_studio.ui.ptq_actions import (
+    TWIN_SUFFIX,
+    build_twin,
+    has_float_linears,
+    preview_html,
+    twin_name,
+)
 from bitnet_studio.ui.workers import Worker, start_worker
 
-TWIN_SUFFIX = "+ptq"
-
-
-def _has_float_linears(w: ModelWeights) -> bool:
-    return any(is_linear(n) and isinstance(t, np.ndarray) for n, t in w.tensors.items())
-
-
-def build_twin(
-    progress: Callable[[Any], None], cancel: Callable[[], bool], source: LoadedModel
-) -> LoadedModel:
-    """The PTQ twin of ``source``, opened on its backend (llama.cpp's: native), off the GUI
-    thread."""
-    progress("ternarizing every projection")
-    twin = ternarize_model(source.weights)
-    if cancel():
-        raise RuntimeError("cancelled")
-    progress("opening")
-    backend = "native" if source.backend == "llamacpp" else source.backend
-    return open_weights(
-        twin,
-        name=source.name + TWIN_SUFFIX,
-        label=f"{source.label}, naive ternary (PTQ)",
-        backend=backend,
-        threads=source.threads,
-    )
+__all__ = ["TWIN_SUFFIX", "InspectPage"]
 
 
 def _human_bytes(n: float) -> str:
@@ -92,7 +78,7 @@ class InspectPage(QWidget):
         super().__init__(parent)
         self.store = models
         self.view: TensorView | None = None
-        self.preview: TernarizePreview | None = None
+        self.preview: TernarizePreview | BinarizePreview | None = None
         self.profile: DepthProfile | None = None
         self.bytes: dict[str, int] = {}
         self.current_model: str | None = None
@@ -122,6 +108,12 @@ class InspectPage(QWidget):
             "absmean-ternarize every projection (naive PTQ) and add the twin to the models"
         )
         self.twin_button.clicked.connect(self.ternarize_model)
+        self.binary_twin_button = QPushButton("Binarize whole model")
+        self.binary_twin_button.setToolTip(
+            "centred-sign binarize every projection (naive 1-bit PTQ: breaks a model even "
+            "harder than ternarizing) and add the twin to the models"
+        )
+        self.binary_twin_button.clicked.connect(self.binarize_model)
         self.status = QLabel("")
         self.status.setStyleSheet("color:#555")
         top = QHBoxLayout()
@@ -130,6 +122,7 @@ class InspectPage(QWidget):
         top.addWidget(QLabel("KV context"))
         top.addWidget(self.context_spin)
         top.addWidget(self.twin_button)
+        top.addWidget(self.binary_twin_button)
 
         # the model-level summary's warning (non-finite weights): empty and hidden when fine
         self.warning = QLabel("")
@@ -150,11 +143,18 @@ class InspectPage(QWidget):
         self.ternarize_button = QPushButton("Ternarize this tensor")
         self.ternarize_button.setEnabled(False)
         self.ternarize_button.clicked.connect(self.ternarize_tensor)
+        self.binarize_button = QPushButton("Binarize this tensor")
+        self.binarize_button.setToolTip("the original BitNet's 1-bit rule, as naive PTQ")
+        self.binarize_button.setEnabled(False)
+        self.binarize_button.clicked.connect(self.binarize_tensor)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.ternarize_button)
+        buttons.addWidget(self.binarize_button)
         self.preview_label = QLabel("")
         self.preview_label.setWordWrap(True)
         side = QVBoxLayout()
         side.addWidget(self.stats_box)
-        side.addWidget(self.ternarize_button)
+        side.addLayout(buttons)
         side.addWidget(self.preview_label)
         side.addStretch(1)
         tensor_tab = QWidget()
@@ -231,16 +231,13 @@ class InspectPage(QWidget):
         self.current_tensor = None
         self.view = self.preview = self.profile = None
         self.tree.clear()
+        self._update_twin_buttons()
         warning = nonfinite_warning(m.summary) if m is not None else ""
         self.warning.setText(f"Warning: {warning}" if warning else "")
         self.warning.setVisible(bool(warning))
         if m is None:
-            self.twin_button.setEnabled(False)
             return
         w = m.weights
-        self.twin_button.setEnabled(
-            _has_float_linears(w) and self.store.get(m.name + TWIN_SUFFIX) is None
-        )
         self.context_spin.blockSignals(True)
         self.context_spin.setValue(min(w.config.max_position, 4096))
         self.context_spin.blockSignals(False)
@@ -251,6 +248,14 @@ class InspectPage(QWidget):
         first = next((n for n in names if n.endswith("q_proj")), names[0] if names else None)
         if first:
             self.tree.select(first)
+
+    def _update_twin_buttons(self) -> None:
+        """A twin button is live for a model with float projections and no such twin yet."""
+        m = self.model()
+        floats = m is not None and has_float_linears(m.weights)
+        for button, method in ((self.twin_button, "ternary"), (self.binary_twin_button, "binary")):
+            live = floats and m is not None and self.store.get(twin_name(m.name, method)) is None
+            button.setEnabled(live)
 
     def _on_tree_item(self, item: QTreeWidgetItem | None, _prev: object = None) -> None:
         name = item.data(0, NAME_ROLE) if item is not None else None
@@ -270,15 +275,17 @@ class InspectPage(QWidget):
         self.hist_after.hide()
         self.preview_label.setText("")
         self.ternarize_button.setEnabled(False)
+        self.binarize_button.setEnabled(False)
         self._run("tensor", tensor_view, m.weights, name, on_result=self._show_view)
 
     def _show_view(self, v: TensorView) -> None:
         self.view = v
-        self.hist.show_histogram(v.counts, v.edges, v.is_ternary)
+        self.hist.show_histogram(v.counts, v.edges, v.is_ternary or v.is_binary)
         self.hist.plot.setTitle(f"values of {v.name}", color="#222", size="10pt")
         self.stats_box.show_stats(v.stats)
         self.tile.show_tile(v.tile)
-        self.ternarize_button.setEnabled(not v.is_ternary)
+        self.ternarize_button.setEnabled(v.stats.kind == "float")
+        self.binarize_button.setEnabled(v.stats.kind == "float")
 
     def _show_profile(self, p: DepthProfile) -> None:
         self.profile = p
@@ -304,6 +311,13 @@ class InspectPage(QWidget):
     # ---- ternarize ----------------------------------------------------------------------
     def ternarize_tensor(self) -> None:
         """Absmean preview of the selected float tensor, next to the original."""
+        self._preview_tensor(ternarize_preview, "after absmean ternarization")
+
+    def binarize_tensor(self) -> None:
+        """Centred-sign (1-bit, naive PTQ) preview of the selected float tensor."""
+        self._preview_tensor(binarize_preview, "after centred-sign binarization (1-bit)")
+
+    def _preview_tensor(self, fn: Callable[[np.ndarray], Any], title: str) -> None:
         m, name = self.model(), self.current_tensor
         if m is None or name is None:
             return
@@ -311,9 +325,11 @@ class InspectPage(QWidget):
         if not isinstance(t, np.ndarray):
             return
         self.ternarize_button.setEnabled(False)
-        self._run("preview", ternarize_preview, t, on_result=self._show_preview)
+        self.binarize_button.setEnabled(False)
+        self.hist_after.plot.setTitle(title, color="#222", size="10pt")
+        self._run("preview", fn, t, on_result=self._show_preview)
 
-    def _show_preview(self, p: TernarizePreview) -> None:
+    def _show_preview(self, p: TernarizePreview | BinarizePreview) -> None:
         self.preview = p
         self.hist_after.show_histogram(p.after[0], p.after[1], ternary=True)
         self.hist_after.show()
@@ -321,21 +337,26 @@ class InspectPage(QWidget):
         if e.size:
             lo, hi = min(e[0], p.after[1][0]), max(e[-1], p.after[1][-1])
             self.hist.plot.setXRange(float(lo), float(hi), padding=0.02)
-        self.preview_label.setText(
-            f"<b>absmean</b> gamma = {p.gamma:.4g}<br>relative L2 error: <b>{p.rel_l2:.3f}</b>"
-            f"<br>cosine similarity: <b>{p.cosine:.4f}</b><br>zeros after: "
-            f"{100 * p.zero_share:.1f}%"
-        )
+        self.preview_label.setText(preview_html(p))
         self.ternarize_button.setEnabled(True)
+        self.binarize_button.setEnabled(True)
 
     def ternarize_model(self) -> None:
         """Builds the PTQ twin on a worker and adds it to the store (it shows up in Compare)."""
+        self._build_twin("ternary", self.twin_button)
+
+    def binarize_model(self) -> None:
+        """Builds the naive 1-bit twin on a worker and adds it to the store."""
+        self._build_twin("binary", self.binary_twin_button)
+
+    def _build_twin(self, method: str, button: QPushButton) -> None:
         m = self.model()
         if m is None:
             return
-        self.twin_button.setEnabled(False)
-        self.status.setText(f"building the PTQ twin of {m.label}...")
-        self._run("twin", build_twin, m, on_result=self._twin_done, progress=True)
+        button.setEnabled(False)
+        kind = "1-bit PTQ" if method == "binary" else "PTQ"
+        self.status.setText(f"building the {kind} twin of {m.label}...")
+        self._run("twin", build_twin, m, method, on_result=self._twin_done, progress=True)
 
     def _twin_done(self, twin: LoadedModel) -> None:
         self.last_twin = twin.name
@@ -368,7 +389,7 @@ class InspectPage(QWidget):
             self.status.setText(f"error: {message}")
             self.sig_status.emit(self.status.text())
             if channel == "twin":
-                self.twin_button.setEnabled(True)
+                self._update_twin_buttons()
 
         started: list[Worker] = []
 

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from bitnet_studio.inspect.stats import TensorStats
 from bitnet_studio.inspect.views import PROJECTIONS, DepthProfile
-from bitnet_studio.models.weights import ModelWeights, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
 from bitnet_studio.ui.charts import color, make_plot
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
@@ -47,7 +47,8 @@ class TensorTree(QTreeWidget):
                 t = model.tensors[name]
                 short = name.split(".", 2)[2] if prefix and name.count(".") >= 2 else name
                 shape = "x".join(map(str, t.shape))
-                kind = t.source_type if isinstance(t, TernaryTensor) else str(t.dtype)
+                quantized = isinstance(t, TernaryTensor | BinaryTensor)
+                kind = t.source_type if quantized else str(t.dtype)
                 kind = model.tensor_types.get(name, kind)
                 leaf = QTreeWidgetItem([short, shape, kind])
                 leaf.setData(0, NAME_ROLE, name)
@@ -104,6 +105,11 @@ class StatsBox(QLabel):
                     f"{100 * s.pos_share:.1f}%",
                 ),
                 ("scale (gamma)", _fmt(s.scale)),
+            ]
+        if s.kind == "binary":
+            rows += [
+                ("-1 / +1", f"{100 * s.neg_share:.1f}% / {100 * s.pos_share:.1f}%"),
+                ("scale (beta)", _fmt(s.scale)),
             ]
         cells = "".join(
             f"<tr><td style='color:#555;padding-right:10px'>{k}</td><td>{v}</td></tr>"

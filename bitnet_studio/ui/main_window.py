@@ -26,7 +26,7 @@ from bitnet_studio.ui.inspect_page import InspectPage
 from bitnet_studio.ui.measure_page import MeasurePage
 from bitnet_studio.ui.model_manager import ModelManagerDialog
 from bitnet_studio.ui.model_store import ModelStore
-from bitnet_studio.ui.pages import PAGES, PAIRS
+from bitnet_studio.ui.pages import PAGES, PAIRS, TRIO
 from bitnet_studio.ui.qat_lab_page import QatLabPage
 from bitnet_studio.ui.settings import Settings
 
@@ -119,6 +119,9 @@ class MainWindow(QMainWindow):
         for key, (text, _names) in PAIRS.items():
             action = self.pairs_menu.addAction(text)
             action.triggered.connect(lambda _=False, k=key: self.load_pair(k))
+        self.trio_action = QAction(TRIO[0], self)
+        self.trio_action.setToolTip(", ".join(TRIO[1]))
+        self.trio_action.triggered.connect(self.load_trio)
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(open_action)
@@ -128,6 +131,7 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(self.recent_menu)
         file_menu.addMenu(self.defaults_menu)
         file_menu.addMenu(self.pairs_menu)
+        file_menu.addAction(self.trio_action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
@@ -173,6 +177,18 @@ class MainWindow(QMainWindow):
         return (
             self.store.load(left, self.backend, self.threads, slot=0),
             self.store.load(right, self.backend, self.threads, slot=1),
+        )
+
+    def load_trio(self) -> tuple[str, ...]:
+        """File > Load trio: the vanilla, BitNet 1-bit and BitNet b1.58 trained twins in
+        Compare's first three panes (a third pane is added if needed); a missing twin is
+        reported like any failed load."""
+        self.show_page("compare")
+        while len(self.compare.panes) < len(TRIO[1]) and self.compare.add_pane() is not None:
+            pass
+        return tuple(
+            self.store.load(name, self.backend, self.threads, slot=i)
+            for i, name in enumerate(TRIO[1])
         )
 
     def open_dialog(self) -> None:

@@ -1,7 +1,8 @@
 """Measure: live tokens/s and memory of every loaded model, and the benchmarks.
 
 ``record(name, tokens_per_s, rss_mb)`` is the live feed (the Compare page and generation
-workers call it, from any thread). The benchmark section runs ``bench kernels`` and, when
+workers call it, from any thread); ``side`` draws the loaded models side by side (bits per
+weight, weight bytes, last decode speed). The benchmark section runs ``bench kernels`` and, when
 its module is installed, ``bench e2e`` on a worker with progress and Cancel, draws bars and
 a roofline (``bench_view``), and exports the records to CSV or JSON.
 """
@@ -34,6 +35,7 @@ from bitnet_studio.bench.timing import BenchCancelled
 from bitnet_studio.ui.bench_view import BenchResultsView
 from bitnet_studio.ui.live_plots import LivePlots
 from bitnet_studio.ui.model_store import ModelStore
+from bitnet_studio.ui.side_by_side import SideBySide
 from bitnet_studio.ui.workers import Worker, start_worker
 
 
@@ -125,6 +127,9 @@ class MeasurePage(QWidget):
         self.live = LivePlots()
         live_box = QGroupBox("Live: decode speed and memory of the loaded models")
         QVBoxLayout(live_box).addWidget(self.live)
+        self.side = SideBySide(self.store)
+        side_box = QGroupBox("Side by side: the loaded models")
+        QVBoxLayout(side_box).addWidget(self.side)
 
         self.kind_combo = QComboBox()
         self.kind_combo.addItems(list(self.kinds))
@@ -163,8 +168,9 @@ class MeasurePage(QWidget):
 
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(live_box)
+        split.addWidget(side_box)
         split.addWidget(bench_box)
-        split.setSizes([300, 500])
+        split.setSizes([300, 220, 400])
         lay = QVBoxLayout(self)
         lay.addWidget(split)
 
@@ -172,6 +178,7 @@ class MeasurePage(QWidget):
     def record(self, model_name: str, tokens_per_s: float, rss_mb: float | None = None) -> None:
         """Live feed: a model's current decode tokens/s (and RSS, MB); any thread."""
         self.live.record(model_name, tokens_per_s, rss_mb)
+        self.side.record(model_name, tokens_per_s)
 
     def _on_loaded(self, name: str) -> None:
         m = self.store.get(name)
@@ -265,6 +272,7 @@ class MeasurePage(QWidget):
     def shutdown(self, timeout_s: float = 30.0) -> None:
         """Stops the live timer, cancels and joins the benchmark (window close, tests)."""
         self.live.stop()
+        self.side.stop()
         w = self.worker
         if w is not None:
             w.cancel()

@@ -16,7 +16,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from bitnet_studio.engine.registry import DEFAULT_MODELS, load_named_model, make_backend
+from bitnet_studio.engine.registry import (
+    DEFAULT_MODELS,
+    TRAINED_BITNET,
+    load_named_model,
+    make_backend,
+)
 from bitnet_studio.inspect.summary import summarize
 from bitnet_studio.models.tokenizer import Tokenizer
 from bitnet_studio.models.weights import ModelWeights
@@ -50,6 +55,8 @@ def model_label(name_or_path: str | Path) -> str:
     key = str(name_or_path)
     if key in DEFAULT_MODELS:
         return DEFAULT_MODELS[key].label
+    if key == TRAINED_BITNET.name:
+        return TRAINED_BITNET.label
     p = Path(key)
     return p.name or key
 
