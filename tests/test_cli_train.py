@@ -103,3 +103,19 @@ def test_ctrl_c_checkpoints_and_resume_continues(tmp_path: Path) -> None:
     assert "stopped at step" in rest_err and "--resume continues" in rest_err
     assert "held-out" not in rest_out  # no evaluation, no export after a stop
     assert (out / "checkpoint.pt").is_file() and (out / "tokenizer.json").is_file()
+
+
+def test_sweep_prints_the_table_and_the_best_lr(tmp_path: Path, capsys) -> None:
+    argv = ["train", "--variant", "bitnet", "--recipe", "lab", "--sweep", "3e-3", "1e-4"]
+    assert main([*argv, "--steps", "3", "--out", str(tmp_path), "--dtype", "fp32"]) == 0
+    out, err = capsys.readouterr()
+    assert "matmuls in fp32 (asked for)" in err
+    assert "| bitnet | 0.003 **best** | 3 |" in out or "| bitnet | 0.0001 **best** | 3 |" in out
+    assert re.search(r"best peak LR for bitnet: (0\.003|0\.0001)$", out.strip())
+    assert (tmp_path / "sweep.jsonl").read_text().count("\n") == 2
+
+
+def test_sweep_flags_are_checked(tmp_path, capsys) -> None:
+    argv = ["train", "--variant", "bitnet", "--sweep", "2e-3", "-1e-3", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "error: --sweep: learning rates must be positive" in capsys.readouterr().err

@@ -13,11 +13,13 @@ from bitnet_studio.engine.registry import make_backend
 from bitnet_studio.engine.torch_model import TorchModel
 from bitnet_studio.formats import load_model
 from bitnet_studio.models.tokenizer import Tokenizer as EngineTokenizer
-from bitnet_studio.models.weights import TernaryTensor
-from bitnet_studio.train.bitlinear import BitLinear, ternarize_weight
+from bitnet_studio.models.weights import BinaryTensor, TernaryTensor
+from bitnet_studio.quant import binary
+from bitnet_studio.train.bitlinear import BinaryLinear, BitLinear, binarize_weight, ternarize_weight
 from bitnet_studio.train.export import export_gguf
 from bitnet_studio.train.model import Shape
 from bitnet_studio.train.trainer import Trainer
+from tests.lowbit_fixtures import NATIVE_BINARY_READY
 from tests.train_fixtures import VOCAB, tiny_recipe, token_data, tokenizer
 
 # TQ2_0 packs rows of a multiple of 256 weights: hidden and intermediate sizes are 256.
@@ -56,7 +58,11 @@ def _training_logits(variant: str, ids: list[int], as_stored: bool = False) -> n
     with torch.no_grad():
         if as_stored:
             for name, p in model.named_parameters():
-                if isinstance(model.get_submodule(name.rsplit(".", 1)[0]), BitLinear):
+                module = model.get_submodule(name.rsplit(".", 1)[0])
+                if isinstance(module, BinaryLinear):
+                    _, beta = binarize_weight(p)
+                    p.mul_(beta.half().float() / beta)  # same signs, the stored beta
+                elif isinstance(module, BitLinear):
                     _, gamma = ternarize_weight(p)
                     p.mul_(gamma.half().float() / gamma)  # same codes, the stored scale
                 elif p.ndim == 2:
@@ -64,9 +70,11 @@ def _training_logits(variant: str, ids: list[int], as_stored: bool = False) -> n
         return model(torch.tensor([ids]))[0].float().numpy()
 
 
-@pytest.mark.parametrize("variant", ["vanilla", "b158"])
+@pytest.mark.parametrize("variant", ["vanilla", "bitnet", "b158"])
 @pytest.mark.parametrize("backend", ["torch", "native"])
 def test_exported_model_matches_training_logits(variant: str, backend: str, tmp_dir) -> None:
+    if variant == "bitnet" and backend == "native" and not NATIVE_BINARY_READY:
+        pytest.skip("native BinaryTensor support (binkern) not merged yet")
     path, _ = exported(variant, tmp_dir)
     weights = load_model(path)
     ids = tokenizer().encode(TEXT).ids
@@ -105,6 +113,29 @@ def test_ternary_export_is_packed_and_the_arch_is_bitnet(tmp_dir) -> None:
     linear_params = 4 * 256 * 256 + 3 * 256 * 256
     saved = v_path.stat().st_size - t_path.stat().st_size
     assert saved > linear_params * (16 - 2.1) / 8 * 0.95
+
+
+def test_binary_export_is_q1_0_with_the_trained_signs(tmp_dir) -> None:
+    b_path, b_report = exported("bitnet", tmp_dir)
+    t_path, _ = exported("b158", tmp_dir)
+    assert b_report.arch == "bitnet-b1.58"  # the BitNet block: sub-norms, squared ReLU
+    weights = load_model(b_path)
+    assert weights.config.arch == "bitnet-b1.58" and weights.config.hidden_act == "relu2"
+    model = trained("bitnet").model
+    linears = [k for k in weights.tensors if k.endswith("_proj")]
+    assert len(linears) == 7 and sum("sub_norm" in k for k in weights.tensors) == 2
+    for k in linears:
+        t = weights.tensors[k]
+        assert isinstance(t, BinaryTensor), k
+        assert weights.tensor_types.get(k, "Q1_0") == "Q1_0"
+        latent = model.get_submodule(k.replace("self_attn.", "").replace("mlp.", "")).weight
+        signs, beta = binary.binarize(latent.detach().numpy())
+        np.testing.assert_array_equal(t.signs, signs)  # the signs exactly as trained
+        assert np.allclose(t.scale, np.float16(beta))  # beta in every block's d
+    # 1.125 bits per weight against TQ2_0's 2.06: the 1-bit file is smaller still
+    linear_params = 7 * 256 * 256
+    saved = t_path.stat().st_size - b_path.stat().st_size
+    assert saved > linear_params * (2.0625 - 1.125) / 8 * 0.95
 
 
 def test_exported_tokenizer_and_template(tmp_dir, caplog) -> None:

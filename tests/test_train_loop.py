@@ -17,7 +17,7 @@ def _trainer(variant: str, out=None, **changes) -> Trainer:
     return Trainer(variant, tiny_recipe(**changes), tokenizer(), token_data(), out)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("variant", ["vanilla", "b158"])
+@pytest.mark.parametrize("variant", ["vanilla", "bitnet", "b158"])
 def test_a_tiny_run_lowers_the_loss(variant: str) -> None:
     torch.set_num_threads(1)
     t = _trainer(variant)
@@ -95,16 +95,18 @@ def test_pause_holds_the_loop_until_resumed() -> None:
     assert not thread.is_alive() and t.step == 3
 
 
-def test_lab_steps_both_twins_in_turn(monkeypatch) -> None:
+def test_lab_steps_the_three_twins_in_turn(monkeypatch) -> None:
     import bitnet_studio.train.lab as lab_mod
+    from bitnet_studio.train.recipe import PEAK_LR
 
     monkeypatch.setattr(lab_mod, "train_tokenizer", lambda _vocab: tokenizer())
     monkeypatch.setattr(lab_mod.TokenData, "from_corpus", lambda _tok: token_data())
     lab = QatLab(tiny_recipe(eval_every=2), steps=4)
+    assert {v: t.recipe.lr for v, t in lab.trainers.items()} == PEAK_LR["lab"]
     events = []
     assert lab.run(events.append) is True
     assert [(e.variant, e.step) for e in events] == [
-        (v, s) for s in range(1, 5) for v in ("vanilla", "b158")
+        (v, s) for s in range(1, 5) for v in ("vanilla", "bitnet", "b158")
     ]
     assert [e.eval_loss is not None for e in events if e.variant == "b158"] == [
         False,
@@ -112,10 +114,12 @@ def test_lab_steps_both_twins_in_turn(monkeypatch) -> None:
         False,
         True,
     ]
-    stopped = QatLab(tiny_recipe(), steps=4)
+    # a stop (or pause) lands between rounds: every twin has done the same steps
+    stopped = QatLab(tiny_recipe(), steps=4, lrs={"vanilla": 1e-3, "bitnet": 5e-3, "b158": 3e-3})
+    assert stopped.trainers["bitnet"].recipe.lr == 5e-3
     control = Control()
     assert stopped.run(lambda e: control.request_stop(), control) is False
-    assert stopped.step == 0 and stopped.trainers["vanilla"].step == 1
+    assert [t.step for t in stopped.trainers.values()] == [1, 1, 1] and stopped.step == 1
 
 
 def test_a_cancel_poll_stops_a_paused_run() -> None:

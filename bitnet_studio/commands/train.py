@@ -1,7 +1,9 @@
-"""``bitnet-studio train --variant {vanilla,b158}``: one recipe, a switch, resumable.
+"""``bitnet-studio train --variant {vanilla,bitnet,b158}``: one recipe, a switch, resumable.
 
     bitnet-studio train --variant b158 --out runs/b158            # the shipped recipe
     bitnet-studio train --variant b158 --out runs/b158 --resume   # continue after a stop
+    bitnet-studio train --variant bitnet --sweep 2e-3 4e-3 8e-3 --steps 150 --out runs/sw
+                                                    # short runs, one per peak LR, ranked
 
 Progress goes to stderr; Ctrl+C checkpoints and stops (``--resume`` continues exactly).
 At the end: held-out perplexity and bits per byte, and the model exported as GGUF
@@ -21,17 +23,39 @@ from pathlib import Path
 from bitnet_studio.errors import StudioError
 
 # bitnet_studio.train.model.VARIANTS (importing it here would load torch for every command)
-VARIANTS = ("vanilla", "b158")
+VARIANTS = ("vanilla", "bitnet", "b158")
 
 RECIPES = ("shipped", "lab")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--variant", choices=VARIANTS, required=True, help="vanilla or b158 linears")
+    p.add_argument(
+        "--variant",
+        choices=VARIANTS,
+        required=True,
+        help="vanilla, bitnet (1-bit) or b158 (ternary) linears",
+    )
     p.add_argument("--out", type=Path, default=None, help="run folder (checkpoint, tokenizer)")
     p.add_argument("--recipe", choices=RECIPES, default="shipped")
     p.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
     p.add_argument("--seed", type=int, default=None, help="override the recipe's seed")
+    p.add_argument(
+        "--lr", type=float, default=None, help="peak LR (default: the variant's swept LR)"
+    )
+    p.add_argument(
+        "--sweep",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="LR",
+        help="short runs (--steps, default 150), one per peak LR, ranked by held-out loss",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="matmul precision (auto: bf16 only where the CPU runs it natively)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--fresh", action="store_true", help="start over even if --out has a run")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
@@ -48,13 +72,17 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from bitnet_studio.train.export import export_gguf
-    from bitnet_studio.train.recipe import LAB, SHIPPED
+    from bitnet_studio.train.precision import choose
+    from bitnet_studio.train.recipe import recipe_for
     from bitnet_studio.train.tokenizer import train_tokenizer
     from bitnet_studio.train.trainer import CHECKPOINT, Control, Trainer
 
     if args.threads:
         torch.set_num_threads(args.threads)
     out: Path = args.out or default_out(args.variant)
+    precision = choose(args.dtype)
+    if args.sweep:
+        return run_sweep(args, out, precision)
     exists = (out / CHECKPOINT).is_file()
     if args.resume:
         trainer = Trainer.resume(out)
@@ -65,21 +93,29 @@ def run(args: argparse.Namespace) -> int:
     else:
         if exists and not args.fresh:
             raise StudioError(out, "a run exists here: --resume continues it, --fresh restarts")
-        recipe = SHIPPED if args.recipe == "shipped" else LAB
+        recipe = replace(recipe_for(args.recipe, args.variant), bf16=precision.bf16)
         if args.steps:
             recipe = replace(recipe, steps=args.steps)
         if args.seed is not None:
             recipe = replace(recipe, seed=args.seed)
+        if args.lr is not None:
+            recipe = replace(recipe, lr=args.lr)
         print(f"train: tokenizer (BPE, {recipe.shape.vocab_size} tokens)...", file=sys.stderr)
         trainer = Trainer(
             args.variant, recipe, train_tokenizer(recipe.shape.vocab_size), out_dir=out
         )
+    print(
+        f"train: matmuls in {'bf16' if trainer.recipe.bf16 else 'fp32'}"
+        + (f" ({precision.reason})" if trainer.recipe.bf16 == precision.bf16 else " (the run's)"),
+        file=sys.stderr,
+    )
     control = Control()
     previous = signal.signal(signal.SIGINT, lambda *_: control.request_stop())
     r = trainer.recipe
     print(
         f"train: {args.variant}, {trainer.model.n_params() / 1e6:.2f}M parameters, "
-        f"{r.steps} steps x {r.tokens_per_step} tokens, from step {trainer.step}, "
+        f"{r.steps} steps x {r.tokens_per_step} tokens, peak LR {r.lr:g}, "
+        f"from step {trainer.step}, "
         f"{torch.get_num_threads()} threads -> {out}",
         file=sys.stderr,
     )
@@ -103,6 +139,51 @@ def run(args: argparse.Namespace) -> int:
     path = args.export or out / "model.gguf"
     report = export_gguf(trainer.model, trainer.tokenizer, path)
     print(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB, arch {report.arch})")
+    return 0
+
+
+def run_sweep(args: argparse.Namespace, out: Path, precision) -> int:
+    from bitnet_studio.train.recipe import recipe_for
+    from bitnet_studio.train.sweep import best, sweep, table
+    from bitnet_studio.train.tokenizer import train_tokenizer
+    from bitnet_studio.train.trainer import Control
+
+    steps = args.steps or 150
+    recipe = replace(recipe_for(args.recipe, args.variant), bf16=precision.bf16)
+    if args.seed is not None:
+        recipe = replace(recipe, seed=args.seed)
+    if any(lr <= 0 for lr in args.sweep):
+        raise StudioError("--sweep", "learning rates must be positive")
+    print(
+        f"train: sweep {args.variant}, peak LRs {' '.join(f'{lr:g}' for lr in args.sweep)}, "
+        f"{steps} steps each, matmuls in {precision.describe()} -> {out}",
+        file=sys.stderr,
+    )
+    control = Control()
+    previous = signal.signal(signal.SIGINT, lambda *_: control.request_stop())
+    bar = ProgressBar(enabled=not args.no_progress)
+
+    def row_done(row) -> None:
+        print(
+            f"sweep {row.variant} lr {row.lr:g}: held-out loss {row.heldout_loss:.4f}, "
+            f"perplexity {row.perplexity:.2f}, bits/byte {row.bits_per_byte:.4f} "
+            f"({row.minutes:.1f} min)",
+            flush=True,
+        )
+
+    try:
+        tok = train_tokenizer(recipe.shape.vocab_size)
+        rows = sweep(
+            args.variant, recipe, args.sweep, steps, tok, out, None, bar.update, row_done, control
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.close()
+    if rows is None:
+        print("train: sweep stopped; the same command continues it", file=sys.stderr)
+        return 130
+    print(table(rows))
+    print(f"best peak LR for {args.variant}: {best(rows).lr:g}")
     return 0
 
 

@@ -6,9 +6,10 @@ questions where F16 made from the same file answers them). ``default-ternary`` i
 ternary twin (absmean PTQ of every linear), clearly labelled: it shows how post-training
 ternarization breaks a model that was not trained ternary.
 
-``default-trained-vanilla`` and ``default-trained-ternary`` are the project's own twin pair:
-one recipe on the bundled Shakespeare corpus, vanilla linears vs BitLinear b1.58 (trained
-ternary, QAT), shipped as GGUF in ``resources/models/`` with their model cards
+``default-trained-vanilla``, ``default-trained-bitnet`` and ``default-trained-ternary`` are
+the project's own trio: one recipe on the bundled Shakespeare corpus, vanilla linears vs the
+original BitNet's 1-bit BitLinear vs BitLinear b1.58 (trained binary / ternary, QAT, each at
+its own swept peak LR), shipped as GGUF in ``resources/models/`` with their model cards
 (``bitnet-studio train`` reproduces them).
 """
 
@@ -65,6 +66,7 @@ TRAINED_BITNET = DefaultModel(
     "Shakespeare twin, BitNet 1-bit (trained binary)",
     "the same recipe with the original BitNet's 1-bit BitLinear (QAT): Q1_0 linears",
 )
+DEFAULT_MODELS[TRAINED_BITNET.name] = TRAINED_BITNET
 
 
 def trained_model_path(name: str) -> Path:

@@ -2,9 +2,12 @@
 
 vanilla -> arch ``llama``, linears F16.  b158 -> arch ``bitnet-b1.58`` (sub-norms, squared
 ReLU), linears as ternary codes + the per-tensor absmean scale, written TQ2_0 (2.06 bits per
-weight; the scale is stored as float16 per 256-weight block). Embeddings (tied head) F16,
-norms F32. The tokenizer travels inside the GGUF, with a completion "chat template": these are
-base models, so a conversation becomes the text to continue.
+weight; the scale is stored as float16 per 256-weight block).  bitnet -> the same block and
+arch, linears as the centred signs + the per-tensor beta (``BinaryTensor``), written Q1_0
+(1.125 bits per weight: beta as float16 in every 128-weight block's ``d``).
+Embeddings (tied head) F16, norms F32. The tokenizer travels inside the GGUF, with a
+completion "chat template": these are base models, so a conversation becomes the text to
+continue.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from tokenizers import Tokenizer
 
 from bitnet_studio.formats.gguf_writer import WriteReport, write_gguf
 from bitnet_studio.models.config import ModelConfig
-from bitnet_studio.models.weights import ModelWeights, TernaryTensor, TokenizerSpec
-from bitnet_studio.train.bitlinear import ternarize_weight
-from bitnet_studio.train.model import TinyLM
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor, TokenizerSpec
+from bitnet_studio.train.bitlinear import binarize_weight, ternarize_weight
+from bitnet_studio.train.model import LOW_BIT, TinyLM
 from bitnet_studio.train.tokenizer import EOS
 
 # Continue the last message's text after a document boundary (EOS doubles as BOS).
@@ -28,7 +31,7 @@ COMPLETION_TEMPLATE = "{{ bos_token }}{{ messages[-1]['content'] }}"
 
 def to_weights(model: TinyLM, tokenizer: Tokenizer, name: str) -> ModelWeights:
     s = model.shape
-    ternary = model.variant == "b158"
+    ternary = model.variant in LOW_BIT  # the BitNet block (sub-norms, relu2)
     eos = tokenizer.token_to_id(EOS)
     cfg = ModelConfig(
         arch="bitnet-b1.58" if ternary else "llama",
@@ -47,7 +50,7 @@ def to_weights(model: TinyLM, tokenizer: Tokenizer, name: str) -> ModelWeights:
         bos_token_id=eos,
         eos_token_ids=[eos],
     )
-    tensors: dict[str, np.ndarray | TernaryTensor] = {}
+    tensors: dict[str, np.ndarray | TernaryTensor | BinaryTensor] = {}
     with torch.no_grad():
         for key, p in model.state_dict().items():
             tname = key.removesuffix(".weight")
@@ -57,7 +60,12 @@ def to_weights(model: TinyLM, tokenizer: Tokenizer, name: str) -> ModelWeights:
                 group = "self_attn." if mod[0] in "qkvo" else "mlp." if "_proj" in mod else ""
                 tname = f"layers.{i}.{group}{mod}"
             w = p.detach().float()
-            if ternary and tname.endswith("_proj"):
+            if model.variant == "bitnet" and tname.endswith("_proj"):
+                signs, beta = binarize_weight(w)
+                tensors[tname] = BinaryTensor(
+                    signs.to(torch.int8).numpy(), np.array([float(beta)], np.float32), "qat-sign"
+                )
+            elif model.variant == "b158" and tname.endswith("_proj"):
                 codes, gamma = ternarize_weight(w)
                 tensors[tname] = TernaryTensor(
                     codes.to(torch.int8).numpy(),
@@ -79,4 +87,5 @@ def to_weights(model: TinyLM, tokenizer: Tokenizer, name: str) -> ModelWeights:
 
 def export_gguf(model: TinyLM, tokenizer: Tokenizer, path: Path) -> WriteReport:
     weights = to_weights(model, tokenizer, path.stem)
-    return write_gguf(weights, path, "tq2_0" if model.variant == "b158" else "f16")
+    dtype = {"b158": "tq2_0", "bitnet": "q1_0"}.get(model.variant, "f16")
+    return write_gguf(weights, path, dtype)  # type: ignore[arg-type]

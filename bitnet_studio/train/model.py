@@ -1,10 +1,13 @@
-"""The model both variants train: llama-style, as small as the recipe says.
+"""The model the three variants train: llama-style, as small as the recipe says.
 
 vanilla:  h = x + o(attn(norm1(x)));  out = h + down(silu(gate(y)) * up(y)),  y = norm2(h)
 b158:     the BitNet b1.58 2B4T block -- every projection a ``BitLinear``, an extra RMSNorm
           before o_proj (``attn_sub_norm``) and before down_proj (``ffn_sub_norm``), and a
           squared-ReLU gate: out = h + down(sub2(relu(gate(y))^2 * up(y))).
-Both: RMSNorm (eps 1e-5), rotate-half RoPE (theta 10000), causal attention, no biases,
+bitnet:   the same block as b158 with every projection a ``BinaryLinear`` (the original
+          BitNet's 1-bit weights, its SubLN before each quantized input), so the two low-bit
+          twins differ only in how a weight is quantized.
+All: RMSNorm (eps 1e-5), rotate-half RoPE (theta 10000), causal attention, no biases,
 embeddings tied to the head, norms / embeddings / head in full precision. The numerics are
 those of ``bitnet_studio.engine.torch_model``, so an exported model runs in the engine.
 """
@@ -17,10 +20,11 @@ from typing import Literal
 import torch
 from torch import nn
 
-from bitnet_studio.train.bitlinear import BitLinear
+from bitnet_studio.train.bitlinear import BinaryLinear, BitLinear
 
-Variant = Literal["vanilla", "b158"]
-VARIANTS: tuple[Variant, ...] = ("vanilla", "b158")
+Variant = Literal["vanilla", "bitnet", "b158"]
+VARIANTS: tuple[Variant, ...] = ("vanilla", "bitnet", "b158")
+LOW_BIT: tuple[Variant, ...] = ("bitnet", "b158")  # the BitNet block: sub-norms, relu2
 
 
 @dataclass(frozen=True)
@@ -68,15 +72,15 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
 class Block(nn.Module):
     def __init__(self, shape: Shape, variant: Variant) -> None:
         super().__init__()
-        lin = BitLinear if variant == "b158" else _dense
+        lin = {"b158": BitLinear, "bitnet": BinaryLinear}.get(variant, _dense)
         h, f = shape.hidden_size, shape.intermediate_size
-        self.shape, self.ternary = shape, variant == "b158"
+        self.shape, self.bitnet_block = shape, variant in LOW_BIT
         self.input_layernorm = RMSNorm(h, shape.norm_eps)
         self.q_proj, self.k_proj, self.v_proj, self.o_proj = (lin(h, h) for _ in range(4))
         self.post_attention_layernorm = RMSNorm(h, shape.norm_eps)
         self.gate_proj, self.up_proj = lin(h, f), lin(h, f)
         self.down_proj = lin(f, h)
-        if self.ternary:
+        if self.bitnet_block:
             self.attn_sub_norm = RMSNorm(h, shape.norm_eps)
             self.ffn_sub_norm = RMSNorm(f, shape.norm_eps)
 
@@ -91,11 +95,11 @@ class Block(nn.Module):
         k = k * cos + _rotate_half(k) * sin
         a = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
         a = a.transpose(1, 2).reshape(b, n, nh * hd)
-        if self.ternary:
+        if self.bitnet_block:
             a = self.attn_sub_norm(a)
         h = x + self.o_proj(a)
         y = self.post_attention_layernorm(h)
-        if self.ternary:
+        if self.bitnet_block:
             m = self.ffn_sub_norm(torch.relu(self.gate_proj(y)).square() * self.up_proj(y))
         else:
             m = nn.functional.silu(self.gate_proj(y)) * self.up_proj(y)
@@ -110,7 +114,7 @@ class TinyLM(nn.Module):
     def __init__(self, shape: Shape, variant: Variant) -> None:
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"unknown variant {variant!r} (expected vanilla or b158)")
+            raise ValueError(f"unknown variant {variant!r} (expected vanilla, bitnet or b158)")
         self.shape, self.variant = shape, variant
         self.embed_tokens = nn.Embedding(shape.vocab_size, shape.hidden_size)
         self.layers = nn.ModuleList(Block(shape, variant) for _ in range(shape.n_layers))

@@ -24,6 +24,29 @@ def load_recipe(_progress: Callable[[Any], None], _cancel: Callable[[], bool]) -
     return LAB
 
 
+def lab_lrs() -> dict[str, float]:
+    """Each twin's peak LR in the lab (``train.recipe.PEAK_LR["lab"]``); imports PyTorch."""
+    from bitnet_studio.train.recipe import PEAK_LR
+
+    return dict(PEAK_LR["lab"])
+
+
+def measure_round(
+    _progress: Callable[[Any], None], cancel: Callable[[], bool], recipe: Recipe
+) -> float | None:
+    """Worker body: seconds for one round of the three twins' steps on this machine (None
+    when cancelled)."""
+    from bitnet_studio.train.lab import measure_round
+
+    return measure_round(recipe, cancelled=cancel)
+
+
+def expected_seconds(recipe: Recipe, round_s: float) -> float:
+    from bitnet_studio.train.lab import expected_seconds
+
+    return expected_seconds(recipe, round_s)
+
+
 def make_control() -> Control:
     """The trainer's ``Control`` (pause, resume, stop); ``run_lab`` adds its worker's cancel
     flag, so a cancelled worker stops even while paused (``workers.join_all`` knows nothing of
@@ -39,13 +62,14 @@ def run_lab(
     recipe: Recipe,
     control: Control,
     sink: EventSink[StepEvent],
+    lrs: dict[str, float] | None = None,
 ) -> bool:
-    """Worker body: build the twins, train them in turn; True when both finished."""
+    """Worker body: build the twins, train them in turn; True when all finished."""
     from bitnet_studio.train.lab import QatLab
 
     control.cancelled = cancel
     progress("building the tokenizer and tokenizing the corpus…")
-    lab = QatLab(recipe)
+    lab = QatLab(recipe, lrs=lrs)
     progress("training…")
     return lab.run(sink.push, control)
 
@@ -70,11 +94,12 @@ class LabStatus:
         )
 
     def step(self) -> int:
-        """Steps both twins have done."""
+        """Steps every twin has done."""
         return min((ev.step for ev in self.last.values()), default=0)
 
-    def line(self, variant: str, heldout: list[tuple[int, float]]) -> str:
-        """``step 12/300 · loss 5.123 · held-out 5.2 (step 10) · 9.8k tok/s · ETA 0:41``."""
+    def line(self, variant: str, heldout: list[tuple[int, float]], eta: bool = True) -> str:
+        """``step 12/300 · loss 5.123 · held-out 5.2 (step 10) · 9.8k tok/s · ETA 0:41``;
+        without the ETA when the run is not moving (``eta=False``: paused, stopped)."""
         ev = self.last.get(variant)
         if ev is None:
             return "–"
@@ -83,7 +108,7 @@ class LabStatus:
             parts.append(f"held-out {heldout[-1][1]:.3f} (step {heldout[-1][0]})")
         tps = self.tps[variant]
         parts.append(f"{tps / 1000:.1f}k tok/s" if tps >= 1000 else f"{tps:.0f} tok/s")
-        if ev.step < ev.steps:
+        if eta and ev.step < ev.steps:
             # The twins step in turn: the time left is the steps left times one round of both.
             per_round = sum(e.tokens_seen / e.step / self.tps[v] for v, e in self.last.items())
             parts.append(f"ETA {clock((ev.steps - ev.step) * per_round)}")

@@ -1,4 +1,4 @@
-"""The QAT lab's chart: training loss of both twins as they train, and their held-out loss.
+"""The QAT lab's chart: training loss of the three twins as they train, and their held-out loss.
 
 Per variant: every step's loss as faint dots, a smoothed line over them (a centred moving
 average: an exponential one would lag the steep first steps by its window), and the held-out
@@ -17,8 +17,18 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from bitnet_studio.ui.charts import color, make_plot
 
-# variant -> legend label; colours follow Compare and Inspect (vanilla first, ternary second)
-VARIANT_LABELS = {"vanilla": "vanilla", "b158": "b1.58 (ternary QAT)"}
+# variant -> legend label
+VARIANT_LABELS = {
+    "vanilla": "vanilla",
+    "bitnet": "BitNet (1-bit QAT)",
+    "b158": "b1.58 (ternary QAT)",
+}
+# variant -> palette index: vanilla and ternary keep Compare's and Inspect's first two colours
+VARIANT_COLORS = {"vanilla": 0, "b158": 1, "bitnet": 2}
+
+
+def variant_color(variant: str) -> str:
+    return color(VARIANT_COLORS[variant])
 
 
 def smooth(values: np.ndarray, half: int) -> np.ndarray:
@@ -62,7 +72,7 @@ class _Items:
 
 
 class LossPlot(QWidget):
-    """Both twins' loss curves; ``series[variant]`` holds what is drawn."""
+    """The twins' loss curves; ``series[variant]`` holds what is drawn."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -77,8 +87,8 @@ class LossPlot(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
         self.items: dict[str, _Items] = {}
-        for i, (variant, label) in enumerate(VARIANT_LABELS.items()):
-            c = color(i)
+        for variant, label in VARIANT_LABELS.items():
+            c = variant_color(variant)
             raw = self.plot.plot(
                 [], [], pen=None, symbol="o", symbolSize=4, symbolPen=None, symbolBrush=c + "80"
             )
@@ -99,7 +109,7 @@ class LossPlot(QWidget):
         self.reset(1)
 
     def reset(self, steps: int) -> None:
-        """Empties both series for a run of ``steps`` steps (the x axis spans them)."""
+        """Empties every series for a run of ``steps`` steps (the x axis spans them)."""
         self.series = {v: LossSeries.empty(max(1, steps)) for v in VARIANT_LABELS}
         self.half_window = max(4, steps // 25)
         self.plot.getPlotItem().setXRange(0, max(1, steps), padding=0.02)

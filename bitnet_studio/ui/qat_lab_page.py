@@ -1,11 +1,14 @@
-"""QAT lab: the vanilla and the b1.58 twin trained side by side, live, on the bundled corpus.
+"""QAT lab: the vanilla, the 1-bit BitNet and the b1.58 twin trained side by side, live, on the
+bundled corpus, each at its own peak LR.
 
-``train.lab.QatLab`` builds both trainers (a BPE tokenizer and the tokenized corpus first:
+``train.lab.QatLab`` builds the three trainers (a BPE tokenizer and the tokenized corpus first:
 seconds) and steps them in turn on a worker thread. Its step events go into a locked list;
 a 10 Hz timer on the GUI thread moves them into the chart and the status lines, so the event
 loop sees at most ten redraws a second however fast the steps are. Pause, Resume and Stop go
 through the trainer's ``Control``; a cancelled worker (window close) stops as Stop does.
 The Qt-free half (the worker body, the status figures) is ``lab_worker``.
+Before a run the page shows its expected time: one round of the three twins' steps is timed
+on a worker (``train.lab.measure_round``) and scaled by the steps in the box.
 
 ``bitnet_studio.train`` imports PyTorch (seconds), so it is imported on a worker the first
 time the page is shown, never while the window starts.
@@ -22,10 +25,9 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
 
 from bitnet_studio.ui import lab_worker
-from bitnet_studio.ui.charts import color
 from bitnet_studio.ui.event_sink import EventSink
 from bitnet_studio.ui.lab_worker import LabStatus, clock, make_control, run_lab
-from bitnet_studio.ui.loss_plot import VARIANT_LABELS, LossPlot
+from bitnet_studio.ui.loss_plot import VARIANT_LABELS, LossPlot, variant_color
 from bitnet_studio.ui.workers import Worker, start_worker
 
 if TYPE_CHECKING:
@@ -34,11 +36,13 @@ if TYPE_CHECKING:
 
 FLUSH_MS = 100
 EXPLAIN = (
-    "Same recipe, data and seed; only the linear layers differ. The b1.58 twin computes with "
-    "ternary weights (−1, 0, +1) from its first step and learns through them: a little behind "
-    "per step, its curve follows the vanilla one down. Ternarizing a trained vanilla model "
-    "afterwards breaks it instead: <a href='pair:smollm2'>SmolLM2 vs its naive ternary "
-    "twin</a>; <a href='pair:trained'>the Shakespeare twins trained for longer</a>."
+    "Same recipe, data and seed; only the linear layers differ, and each twin trains at the "
+    "peak LR a sweep picked for it. The BitNet twin computes with 1-bit weights (−1, +1), the "
+    "b1.58 twin with ternary ones (−1, 0, +1), from their first step and learn through them: "
+    "a little behind per step, their curves follow the vanilla one down. Ternarizing a "
+    "trained vanilla model afterwards breaks it instead: <a href='pair:smollm2'>SmolLM2 vs "
+    "its naive ternary twin</a>; <a href='pair:trained'>the Shakespeare twins trained for "
+    "longer</a>."
 )
 
 
@@ -46,7 +50,7 @@ class QatLabPage(QWidget):
     """Steps and seed, Start / Pause / Stop, a status line per twin and the loss chart."""
 
     sig_finished = Signal(bool)
-    """A run ended: True when both twins finished, False when stopped or failed."""
+    """A run ended: True when every twin finished, False when stopped or failed."""
     sig_error = Signal(str, str)
     """(message, details): the run failed (the window shows it)."""
     sig_load_pair = Signal(str)
@@ -55,6 +59,9 @@ class QatLabPage(QWidget):
     def __init__(self, recipe: Recipe | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.recipe = recipe
+        self.lrs: dict[str, float] = {}
+        self.round_s: float | None = None  # one measured round of the three twins' steps
+        self._measurer: Worker | None = None
         self.worker: Worker | None = None
         self.control: Control | None = None
         self.error: str | None = None
@@ -75,8 +82,11 @@ class QatLabPage(QWidget):
 
     def _build(self) -> None:
         self.steps_box = QSpinBox()
-        self.steps_box.setRange(1, 100_000)
+        # 0 stands for "not known yet" (PyTorch loading): the box says so, not "1 steps"
+        self.steps_box.setRange(0, 100_000)
+        self.steps_box.setSpecialValueText("loading…")
         self.steps_box.setSuffix(" steps")
+        self.steps_box.valueChanged.connect(self._show_expected)
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, 2**31 - 1)
         self.start_button = QPushButton("Start")
@@ -92,13 +102,16 @@ class QatLabPage(QWidget):
         for b in (self.start_button, self.pause_button, self.stop_button):
             row.addWidget(b)
         row.addWidget(self.state, 1)
+        self.expected = QLabel("")
+        row.addWidget(self.expected)
         self.explain = QLabel(EXPLAIN)
         self.explain.setWordWrap(True)
         self.explain.linkActivated.connect(self._on_link)
         self.lines: dict[str, QLabel] = {}
+        self.names: dict[str, QLabel] = {}
         status = QGridLayout()
-        for i, (variant, label) in enumerate(VARIANT_LABELS.items()):
-            name = QLabel(f"<span style='color:{color(i)}'>&#9632;</span> <b>{label}</b>")
+        for i, variant in enumerate(VARIANT_LABELS):
+            self.names[variant] = name = QLabel(self._name(variant))
             self.lines[variant] = QLabel("–")
             status.addWidget(name, i, 0)
             status.addWidget(self.lines[variant], i, 1)
@@ -110,6 +123,13 @@ class QatLabPage(QWidget):
         lay.addLayout(status, 2, 0)
         lay.addWidget(self.plot, 3, 0)
         lay.setRowStretch(3, 1)
+
+    def _name(self, variant: str) -> str:
+        lr = self.lrs.get(variant)
+        return (
+            f"<span style='color:{variant_color(variant)}'>&#9632;</span> "
+            f"<b>{VARIANT_LABELS[variant]}</b>" + (f" · peak LR {lr:g}" if lr else "")
+        )
 
     # -- the recipe (PyTorch is imported on a worker) -----------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -124,10 +144,16 @@ class QatLabPage(QWidget):
         if self.recipe is None:  # (start() may have imported it meanwhile)
             self.set_recipe(recipe)
 
-    def set_recipe(self, recipe: Recipe) -> None:
-        """The recipe Start trains (default: ``train.recipe.LAB``); the boxes take its steps
-        and seed."""
+    def set_recipe(self, recipe: Recipe, lrs: dict[str, float] | None = None) -> None:
+        """The recipe Start trains (default: ``train.recipe.LAB``) and each twin's peak LR
+        (default: the lab's swept ones); the boxes take its steps and seed, and a worker
+        times one round for the expected time."""
         self.recipe = recipe
+        self.lrs = dict(lab_worker.lab_lrs() if lrs is None else lrs)
+        for variant, name in self.names.items():
+            name.setText(self._name(variant))
+        self.steps_box.setSpecialValueText("")
+        self.steps_box.setMinimum(1)
         self.steps_box.setValue(recipe.steps)
         self.seed_box.setValue(recipe.seed)
         s = recipe.shape
@@ -136,8 +162,50 @@ class QatLabPage(QWidget):
             f"{s.n_layers} layers, context {s.context}, vocabulary {s.vocab_size}"
         )
         if not self.running():
-            self.state.setText("Press Start to train both twins.")
+            self.state.setText("Press Start to train the three twins.")
         self._update_buttons()
+        self.round_s = None
+        self._show_expected()
+        if self._measurer is None:
+            self._measurer = start_worker(
+                lab_worker.measure_round,
+                recipe,
+                on_result=self._on_measured,
+                on_error=lambda _m, _d: None,  # no estimate then; training still works
+                on_done=self._on_measure_done,
+            )
+
+    def _on_measured(self, round_s: float | None) -> None:
+        if round_s is not None:
+            self.round_s = float(round_s)
+            self._show_expected()
+
+    def _on_measure_done(self) -> None:
+        w, self._measurer = self._measurer, None
+        if w is not None:
+            w.wait()
+
+    def expected_s(self) -> float | None:
+        """The expected training time of a run of the box's steps, once a round is timed."""
+        if self.recipe is None or self.round_s is None:
+            return None
+        recipe = replace(self.recipe, steps=self.steps_box.value())
+        return lab_worker.expected_seconds(recipe, self.round_s)
+
+    def _show_expected(self, *_args: object) -> None:
+        if self.recipe is None:
+            self.expected.setText("")
+            return
+        seconds = self.expected_s()
+        self.expected.setText(
+            "timing one round…" if seconds is None else f"expected ≈ {clock(seconds)}"
+        )
+        if seconds is not None:
+            self.expected.setToolTip(
+                f"{self.round_s:.2f} s per round of three steps measured on this machine, "
+                f"times {self.steps_box.value()} steps, plus the held-out evaluations; "
+                "tokenizing the corpus first takes a few seconds more"
+            )
 
     # -- running ------------------------------------------------------------------------------
     def running(self) -> bool:
@@ -172,6 +240,7 @@ class QatLabPage(QWidget):
             recipe,
             self.control,
             self._sink,
+            self.lrs,
             on_progress=self._on_phase,
             on_result=self._on_result,
             on_error=self._on_error,
@@ -190,8 +259,20 @@ class QatLabPage(QWidget):
     def pause(self) -> None:
         if self.control is not None and self.running():
             self.control.pause()
-            self.state.setText(f"paused at step {self.status.step()}/{self._steps}")
+            self.flush()
+            self._show_paused()
             self._update_buttons()
+
+    def _show_paused(self) -> None:
+        """The step every twin has reached; the round in flight when Pause was pressed still
+        ends, and ``flush`` calls this again as its events arrive."""
+        self.state.setText(f"paused at step {self.status.step()}/{self._steps}")
+        self._redraw_lines(eta=False)
+
+    def _redraw_lines(self, eta: bool) -> None:
+        for variant, label in self.lines.items():
+            if variant in self.status.last:
+                label.setText(self.status.line(variant, self.plot.series[variant].heldout, eta))
 
     def resume(self) -> None:
         if self.control is not None and self.running():
@@ -208,15 +289,18 @@ class QatLabPage(QWidget):
     def shutdown(self, timeout_s: float = 30.0) -> bool:
         """Stops the run and waits for its worker (window close, tests); True if it ended."""
         self.stop()
-        w = self.worker
+        w, m = self.worker, self._measurer
+        if m is not None:
+            m.cancel()
         ok = w is None or w.wait(int(timeout_s * 1000))
+        ok = (m is None or m.wait(int(timeout_s * 1000))) and ok
         self.timer.stop()
         return ok
 
     def _update_buttons(self) -> None:
         running = self.running()
         self.start_button.setEnabled(not running and self.recipe is not None)
-        self.steps_box.setEnabled(not running)
+        self.steps_box.setEnabled(not running and self.recipe is not None)
         self.seed_box.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.pause_button.setText("Resume" if self.paused() else "Pause")
@@ -231,8 +315,10 @@ class QatLabPage(QWidget):
             self.status.add(ev)
         if events:
             self.plot.redraw()
-            for variant, label in self.lines.items():
-                label.setText(self.status.line(variant, self.plot.series[variant].heldout))
+            if self.paused():
+                self._show_paused()
+            else:
+                self._redraw_lines(eta=True)
         return bool(events)
 
     def _on_phase(self, phase: object) -> None:
@@ -254,6 +340,7 @@ class QatLabPage(QWidget):
             w.wait()  # sig_done comes just before the thread ends
         self.timer.stop()
         self.flush()
+        self._redraw_lines(eta=False)  # nothing runs any more: no time left to show
         took = clock(time.monotonic() - self._t0)
         if self.error is None:
             if self.finished:

@@ -1,9 +1,10 @@
-"""The QAT lab page: a real (tiny) live training of both twins, pause, stop, close; the
+"""The QAT lab page: a real (tiny) live training of the three twins, pause, stop, close; the
 trained pair among the defaults and in File > Load pair."""
 
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +22,7 @@ from bitnet_studio.errors import StudioError
 from bitnet_studio.train.model import Shape
 from bitnet_studio.train.recipe import Recipe
 from bitnet_studio.ui import lab_worker, workers
-from bitnet_studio.ui.loss_plot import VARIANT_LABELS, smooth
+from bitnet_studio.ui.loss_plot import VARIANT_LABELS, smooth, variant_color
 from bitnet_studio.ui.main_window import MainWindow
 from bitnet_studio.ui.qat_lab_page import QatLabPage
 from tests.train_fixtures import tiny_recipe, token_data, tokenizer
@@ -88,6 +89,81 @@ def test_a_run_plots_both_twins_to_the_end(qtbot, page: QatLabPage) -> None:  # 
         assert "step 6/6" in line and "held-out" in line and "tok/s" in line
     assert page.state.text().startswith("done: 6 steps")
     assert page.start_button.isEnabled() and not page.stop_button.isEnabled()
+
+
+def test_three_curves_each_at_its_own_lr(qtbot, page: QatLabPage, recipe: Recipe) -> None:  # type: ignore[no-untyped-def]
+    assert list(VARIANT_LABELS) == ["vanilla", "bitnet", "b158"]
+    assert len({variant_color(v) for v in VARIANT_LABELS}) == 3
+    legend = [label.text for _item, label in page.plot.plot.getPlotItem().legend.items]
+    assert all(VARIANT_LABELS[v] in legend for v in VARIANT_LABELS)
+    lrs = {"vanilla": 1e-3, "bitnet": 4e-3, "b158": 2e-3}
+    page.set_recipe(recipe, lrs)
+    assert all(f"peak LR {lrs[v]:g}" in page.names[v].text() for v in lrs)
+    with qtbot.waitSignal(page.sig_finished, timeout=RUN_TIMEOUT_MS):
+        assert page.start(steps=2)
+    for v, lr in lrs.items():  # step 2 of a 5-step warm-up: 2/5 of each twin's own peak
+        assert page.status.last[v].lr == pytest.approx(lr * 2 / recipe.warmup_steps)
+
+
+def test_steps_box_says_loading_while_torch_loads(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    release = threading.Event()
+    recipe = tiny_recipe(steps=7)
+
+    def slow_load(*_a: object) -> Recipe:
+        release.wait(20)
+        return recipe
+
+    monkeypatch.setattr(lab_worker, "load_recipe", slow_load)
+    page = QatLabPage()
+    qtbot.addWidget(page)
+    page.show()
+    assert page.recipe is None and "loading" in page.state.text()
+    assert page.steps_box.text() == "loading…" and "1 steps" not in page.steps_box.text()
+    assert not page.steps_box.isEnabled() and not page.start_button.isEnabled()
+    release.set()
+    qtbot.waitUntil(lambda: page.recipe is not None, timeout=RUN_TIMEOUT_MS)
+    assert page.steps_box.text() == "7 steps" and page.steps_box.isEnabled()
+    assert page.steps_box.minimum() == 1
+    assert page.shutdown(timeout_s=20)
+
+
+def test_expected_time_is_shown_before_a_run(qtbot, page: QatLabPage) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: page.round_s is not None, timeout=RUN_TIMEOUT_MS)
+    assert page.round_s is not None and page.round_s > 0
+    assert page.expected.text().startswith("expected ≈ ")
+    short = page.expected_s()
+    page.steps_box.setValue(600)
+    assert page.expected_s() == pytest.approx(short * 100, rel=0.2)  # 6 -> 600 steps
+    assert "s per round of three steps" in page.expected.toolTip()
+
+
+def test_pause_names_the_step_every_row_shows(qtbot, page: QatLabPage, recipe: Recipe) -> None:  # type: ignore[no-untyped-def]
+    page.set_recipe(replace(recipe, eval_every=0))
+    assert page.start(steps=100_000)
+    qtbot.waitUntil(lambda: _progress(page) >= 2, timeout=RUN_TIMEOUT_MS)
+    page.pause()
+    qtbot.wait(500)  # the round in flight ends; its events arrive
+    page.flush()
+    step = page.status.step()
+    assert page.state.text() == f"paused at step {step}/100000"
+    for line in page.lines.values():
+        assert line.text().startswith(f"step {step}/100000 ·"), line.text()
+        assert "ETA" not in line.text()  # a paused run has no time left to count down
+    page.resume()
+    qtbot.waitUntil(lambda: _progress(page) > step, timeout=RUN_TIMEOUT_MS)
+
+
+def test_no_eta_after_stop(qtbot, page: QatLabPage, recipe: Recipe) -> None:  # type: ignore[no-untyped-def]
+    page.set_recipe(replace(recipe, eval_every=0))
+    assert page.start(steps=100_000)
+    qtbot.waitUntil(lambda: _progress(page) >= 2, timeout=RUN_TIMEOUT_MS)
+    assert all("ETA" in t.text() for t in page.lines.values())
+    with qtbot.waitSignal(page.sig_finished, timeout=RUN_TIMEOUT_MS):
+        page.stop()
+    step = page.status.step()
+    assert f"stopped at step {step}/100000" in page.state.text()
+    for line in page.lines.values():
+        assert "ETA" not in line.text() and line.text().startswith(f"step {step}/"), line.text()
 
 
 def test_smoothing_is_centred_and_does_not_lag() -> None:
@@ -170,7 +246,7 @@ def test_the_trained_pair_loads_into_compare(  # type: ignore[no-untyped-def]
     w = MainWindow(models=[])
     qtbot.addWidget(w)
     menu = [a.text() for a in w.defaults_menu.actions()]
-    assert registry.DEFAULT_MODELS["default-trained-ternary"].label in menu and len(menu) == 4
+    assert registry.DEFAULT_MODELS["default-trained-bitnet"].label in menu and len(menu) == 5
     pairs = [a.text() for a in w.pairs_menu.actions()]
     assert any("trained b1.58" in t for t in pairs)
 
