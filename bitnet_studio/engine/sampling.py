@@ -8,7 +8,10 @@ The order of the transforms (what a user's settings mean):
      whose probability is below ``min_p`` times the best one's);
   4. one draw from the renormalised survivors with the sampler's own ``numpy`` Generator.
 Reported log-probabilities and alternatives are the model's own (softmax of the raw logits),
-not the reshaped distribution, so both panes of a comparison speak of the same thing.
+not the reshaped distribution, so both panes of a comparison speak of the same thing. Beside
+them ``Sample.tempered`` gives the same tokens' probabilities at the temperature the draw
+used (after the repetition penalty, before top-k/top-p/min-p): what the UI shows a user who
+asked for that temperature. Greedy decoding has no temperature: ``tempered`` is then None.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Sample:
     id: int
     logprob: float  # log p(id) under the model's raw distribution
     top: list[tuple[int, float]]  # (id, p) of the n_top most likely tokens, raw distribution
+    # p at the sampling temperature of the sampled token, then of each ``top`` id (same order)
+    tempered: tuple[float, list[float]] | None = None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -112,14 +117,17 @@ class Sampler:
 
         recent = history[-prm.repeat_last_n :] if prm.repeat_last_n > 0 else history
         x = apply_repetition_penalty(raw, recent, prm.repetition_penalty)
+        tempered: tuple[float, list[float]] | None = None
         if prm.is_greedy:
             tok = int(np.argmax(x))
         else:
-            probs = filter_probs(softmax(x / prm.temperature), prm.top_k, prm.top_p, prm.min_p)
+            warm = softmax(x / prm.temperature)
+            probs = filter_probs(warm, prm.top_k, prm.top_p, prm.min_p)
             # Inverse CDF with one uniform draw: fixed cost per token, easy to reproduce.
             cdf = np.cumsum(probs)
             tok = int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"))
             tok = min(tok, len(probs) - 1)
             while probs[tok] == 0.0:  # float edge at the top of the CDF
                 tok -= 1
-        return Sample(tok, float(np.log(max(raw_p[tok], 1e-300))), alternatives)
+            tempered = (float(warm[tok]), [float(warm[i]) for i, _ in alternatives])
+        return Sample(tok, float(np.log(max(raw_p[tok], 1e-300))), alternatives, tempered)
