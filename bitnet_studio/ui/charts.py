@@ -9,7 +9,8 @@ Both keep the numbers they drew as attributes, so tests (and tooltips) can read 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -31,6 +32,17 @@ PALETTE = (
 
 def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
+
+
+def color_for(name: str, taken: Collection[str] = ()) -> str:
+    """A model's colour, the same in every session: picked by a hash of its name (a default
+    model's name or its file), moving on to the next colour only if ``taken`` holds it."""
+    start = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % len(PALETTE)
+    for k in range(len(PALETTE)):
+        c = PALETTE[(start + k) % len(PALETTE)]
+        if c not in taken:
+            return c
+    return PALETTE[start]
 
 
 def reference_line(value: float, label: str, position: float) -> pg.InfiniteLine:

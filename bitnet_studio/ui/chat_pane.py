@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -90,6 +91,8 @@ class ChatPane(QFrame):
 
     sig_finished = Signal(int)
     """pane index: a generation ended (done, stopped or failed)."""
+    sig_close_requested = Signal(object)
+    """this pane: its close button was pressed (the page removes it)."""
     sig_metrics = Signal(str, float, float)
     """model name, decode tokens/s, that model's memory in MB (weights + KV cache at its
     current context + scratch): live while a generation streams."""
@@ -127,10 +130,15 @@ class ChatPane(QFrame):
         self.busy.setMaximumWidth(80)
         self.busy.setMaximumHeight(12)
         self.busy.setVisible(False)
+        self.close_button = QToolButton(text="✕")
+        self.close_button.setToolTip("Remove this pane")
+        self.close_button.setAccessibleName("Remove this pane")
+        self.close_button.clicked.connect(lambda: self.sig_close_requested.emit(self))
         top = QHBoxLayout()
         top.addWidget(self.selector, 1)
         top.addWidget(self.busy)
         top.addWidget(self.copy_button)
+        top.addWidget(self.close_button)
         self.facts = QLabel("No model yet")
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -18,7 +18,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
 from bitnet_studio.engine.metrics import rss_mb
-from bitnet_studio.ui.charts import color, make_plot
+from bitnet_studio.ui.charts import color_for, make_plot
 
 PROCESS = "process RSS"
 
@@ -66,6 +66,7 @@ class _Latest:
 @dataclass
 class Series:
     label: str
+    color: str  # from the model's name: the same in every session
     tps: RingBuffer
     rss: RingBuffer
     tps_curve: pg.PlotDataItem
@@ -126,10 +127,11 @@ class LivePlots(QWidget):
         s = self.series.get(name)
         if s is not None:
             return s
-        i = len(self.series)
-        pen = pg.mkPen(color(i), width=2)
+        c = color_for(name, {s.color for s in self.series.values()})
+        pen = pg.mkPen(c, width=2)
         s = Series(
             label or name,
+            c,
             RingBuffer(self.capacity),
             RingBuffer(self.capacity),
             self.tps_plot.plot([], [], pen=pen, name=label or name),

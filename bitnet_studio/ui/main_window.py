@@ -24,7 +24,7 @@ from bitnet_studio.ui.get_models_dialog import GetModelsDialog
 from bitnet_studio.ui.inspect_page import InspectPage
 from bitnet_studio.ui.measure_page import MeasurePage
 from bitnet_studio.ui.model_manager import ModelManagerDialog
-from bitnet_studio.ui.model_store import ModelStore
+from bitnet_studio.ui.model_store import ModelStore, model_key
 from bitnet_studio.ui.pages import PAGES, PAIRS
 from bitnet_studio.ui.qat_lab_page import QatLabPage
 from bitnet_studio.ui.settings import Settings
@@ -33,10 +33,15 @@ DEFAULT_MODELS = PAIRS["smollm2"][1]
 MODEL_FILTER = "Models (*.gguf *.safetensors config.json);;All files (*)"
 
 
-def kernel_line() -> str:
+def kernel_summary() -> str:
+    """The kernels' SIMD path and threads, e.g. "avx2 · 2 threads"."""
     info = kernels.info()
     forced = " (forced)" if info.get("forced_by_env") else ""
-    return f"kernels: {info['path']}{forced} · {info['threads']} threads"
+    return f"{info['path']}{forced} · {info['threads']} threads"
+
+
+def kernel_line() -> str:
+    return f"kernels: {kernel_summary()}"
 
 
 class MainWindow(QMainWindow):
@@ -57,6 +62,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else Settings()
         self.backend, self.threads = backend, threads
         self.errors: list[str] = []  # every error shown to the user, for tests and logs
+        self._opening: dict[str, str] = {}  # store name -> the path a user opened (for recent)
 
         self.compare = ComparePage(self.store)
         self.tabs = QTabWidget()
@@ -127,7 +133,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About BitNet Studio", self)
-        about.triggered.connect(lambda: show_about(self, kernel_line()))
+        about.triggered.connect(lambda: show_about(self, kernel_summary()))
         help_menu.addAction(about)
 
     def _build_status(self) -> None:
@@ -156,8 +162,9 @@ class MainWindow(QMainWindow):
 
     # -- models -------------------------------------------------------------------------------
     def open_model(self, path: str, slot: int | None = None) -> str:
-        """Loads a model file or folder in the background; remembers it as recent."""
-        self.settings.add_recent_model(str(path))
+        """Loads a model file or folder in the background; remembers it as recent once it
+        has opened (a file that fails to open is not offered again)."""
+        self._opening[model_key(str(path), self.backend)] = str(path)
         return self.store.load(str(path), self.backend, self.threads, slot=slot)
 
     def load_pair(self, key: str) -> tuple[str, str]:
@@ -205,11 +212,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Loading {name}…")
 
     def _on_loaded(self, name: str) -> None:
+        opened = self._opening.pop(name, None)
+        if opened is not None:
+            self.settings.add_recent_model(opened)
         self.load_bar.setVisible(self.store.is_loading())
         self.statusBar().showMessage(f"Loaded {name}", 5000)
         self.kernel_label.setText(kernel_line())
 
     def _on_failed(self, name: str, message: str) -> None:
+        self._opening.pop(name, None)
         self.load_bar.setVisible(self.store.is_loading())
         self.statusBar().showMessage(f"Could not load {name}", 5000)
         details = self.store.last_error_details.get(name, "")
