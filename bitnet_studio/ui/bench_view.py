@@ -15,7 +15,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QWidget
 
-from bitnet_studio.ui.charts import BarChart, color, make_plot, reference_line
+from bitnet_studio.ui.charts import (
+    BarChart,
+    color,
+    make_plot,
+    reference_line,
+    set_axis_label,
+    set_title,
+)
+from bitnet_studio.ui.theme import plot_colors
 
 Points = dict[str, tuple[list[float], list[float]]]
 
@@ -84,7 +92,9 @@ class RooflinePlot(QWidget):
         bottom = self.plot.getPlotItem().getAxis("bottom")
         bottom.enableAutoSIPrefix(False)  # MB stay MB, not "x0.001"
         bottom.setStyle(maxTextLevel=1)  # no labels on minor log ticks (they overlap)
-        self._legend = self.plot.getPlotItem().addLegend(offset=(-10, -10), labelTextColor="#222")
+        self._legend = self.plot.getPlotItem().addLegend(
+            offset=(-10, -10), labelTextColor=plot_colors().text
+        )
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
@@ -99,7 +109,7 @@ class RooflinePlot(QWidget):
         self._items.clear()
         self._legend.clear()
         self.points, self.roofs = dict(points), dict(roofs)
-        item.setLabel("bottom", xlabel, color="#333")
+        set_axis_label(self.plot, "bottom", xlabel)
         for j, (name, (xs, ys)) in enumerate(self.points.items()):
             sc = pg.PlotDataItem(
                 xs, ys, pen=None, symbol="o", symbolSize=10, symbolBrush=color(j), symbolPen=None
@@ -169,13 +179,13 @@ class BenchResultsView(QWidget):
             cats, series = kernel_bars(self.records, regime, batch)
             title = f"weight GB/s per shape ({regime}, batch {batch})"
             pts, roofs = kernel_roofline(self.records, regime, batch)
-            self.bars.plot.getPlotItem().setLabel("left", "GB/s", color="#333")
+            set_axis_label(self.bars.plot, "left", "GB/s")
             self.roofline.set_data(pts, roofs, "MB of weights per call")
         else:
             cats, series = e2e_bars(self.records)
             title = "decode tokens/s"
             pts, roofs = e2e_roofline(self.records)
-            self.bars.plot.getPlotItem().setLabel("left", "tokens/s", color="#333")
+            set_axis_label(self.bars.plot, "left", "tokens/s")
             self.roofline.set_data(pts, roofs, "MB read per token")
         self.bars.set_data(cats, series)
-        self.bars.plot.setTitle(title, color="#222", size="10pt")
+        set_title(self.bars.plot, title)

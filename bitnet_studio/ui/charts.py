@@ -5,16 +5,22 @@
 * :class:`BarChart` -- grouped bars over named categories, one colour per series.
 
 Both keep the numbers they drew as attributes, so tests (and tooltips) can read them.
+Every plot made by :func:`make_plot` follows the theme: background, axes, titles, labels,
+legends and text items take ``theme.plot_colors()`` now and again after each switch.
 """
 
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from bitnet_studio.ui.theme import on_theme_change, plot_colors
 
 PALETTE = (
     "#4e79a7",
@@ -45,35 +51,90 @@ def color_for(name: str, taken: Collection[str] = ()) -> str:
     return PALETTE[start]
 
 
+def _alert_pen() -> pg.QtGui.QPen:
+    return pg.mkPen(plot_colors().alert, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine)
+
+
 def reference_line(value: float, label: str, position: float) -> pg.InfiniteLine:
-    """A labelled horizontal dashed red line (a measured bandwidth, a target)."""
+    """A labelled horizontal dashed line in the theme's alert colour (a measured bandwidth,
+    a target)."""
     return pg.InfiniteLine(
         pos=value,
         angle=0,
-        pen=pg.mkPen("#c00", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
+        pen=_alert_pen(),
         label=label,
-        labelOpts={"position": position, "color": "#c00", "anchors": [(0, 1), (0, 1)]},
+        labelOpts={"position": position, "color": plot_colors().alert, "anchors": [(0, 1), (0, 1)]},
     )
+
+
+_PLOTS: weakref.WeakSet[pg.PlotWidget] = weakref.WeakSet()
+TITLE_SIZE = "10pt"
 
 
 def make_plot(
     title: str, left: str = "", bottom: str = "", left_units: str | None = None
 ) -> pg.PlotWidget:
-    """A white-background plot with a small title and labelled axes (``left_units``: SI
-    units the left axis scales with a prefix, e.g. "B" -> kB, MB)."""
-    w = pg.PlotWidget(background="w")
-    w.setTitle(title, color="#222", size="10pt")
+    """A plot in the theme's colours with a small title and labelled axes (``left_units``:
+    SI units the left axis scales with a prefix, e.g. "B" -> kB, MB)."""
+    w = pg.PlotWidget()
+    w.plot_texts = {"title": title, "left": (left, left_units), "bottom": (bottom, None)}
     item = w.getPlotItem()
-    for side, text in (("left", left), ("bottom", bottom)):
-        axis = item.getAxis(side)
-        axis.setPen("#555")
-        axis.setTextPen("#333")
-        if text:
-            units = left_units if side == "left" else None
-            item.setLabel(side, text, units=units, color="#333")
     item.showGrid(x=False, y=True, alpha=0.2)
     w.setMinimumSize(220, 160)
+    _PLOTS.add(w)
+    restyle(w)
     return w
+
+
+def set_title(w: pg.PlotWidget, title: str) -> None:
+    """Sets a plot's title in the theme's text colour (kept through theme switches)."""
+    w.plot_texts["title"] = title
+    w.setTitle(title, color=plot_colors().text, size=TITLE_SIZE)
+
+
+def set_axis_label(w: pg.PlotWidget, side: str, text: str, units: str | None = None) -> None:
+    """Sets an axis label in the theme's text colour (kept through theme switches)."""
+    w.plot_texts[side] = (text, units)
+    w.getPlotItem().setLabel(side, text, units=units, color=plot_colors().text)
+
+
+def restyle(w: pg.PlotWidget) -> None:
+    """Paints one plot in the current theme: background, axes, texts, legend, text items,
+    reference lines."""
+    c = plot_colors()
+    item = w.getPlotItem()
+    w.setBackground(c.background)
+    w.setTitle(w.plot_texts["title"], color=c.text, size=TITLE_SIZE)
+    for side in ("left", "bottom"):
+        axis = item.getAxis(side)
+        axis.setPen(c.axis)
+        axis.setTextPen(c.text)
+        text, units = w.plot_texts[side]
+        if text:
+            item.setLabel(side, text, units=units, color=c.text)
+    legend = item.legend
+    if legend is not None:
+        legend.setLabelTextColor(c.text)
+        for _sample, label in legend.items:
+            label.setText(label.text)  # re-rendered in the colour just set
+    for it in item.items:
+        role = getattr(it, "theme_pen", None)  # (PlotColors field, width, style)
+        if role is not None:
+            it.setPen(pg.mkPen(getattr(c, role[0]), width=role[1], style=role[2]))
+        if isinstance(it, pg.InfiniteLine) and getattr(it, "label", None) is not None:
+            it.setPen(_alert_pen())
+            it.label.setColor(c.alert)
+        elif isinstance(it, pg.TextItem):
+            it.setColor(c.text)
+
+
+def restyle_all() -> None:
+    for w in list(_PLOTS):
+        if shiboken6.isValid(w):
+            restyle(w)
+
+
+on_theme_change(restyle_all)
 
 
 class HistogramPlot(QWidget):
@@ -90,7 +151,7 @@ class HistogramPlot(QWidget):
         lay.addWidget(self.plot)
         self._bars = pg.BarGraphItem(x0=[], x1=[], height=[], brush=color(0), pen=None)
         self.plot.addItem(self._bars)
-        self._labels = [pg.TextItem(anchor=(0.5, 1.0), color="#222") for _ in range(3)]
+        self._labels = [pg.TextItem(anchor=(0.5, 1.0), color=plot_colors().text) for _ in range(3)]
         for t in self._labels:
             self.plot.addItem(t)
             t.hide()
@@ -146,7 +207,9 @@ class BarChart(QWidget):
         super().__init__(parent)
         self.plot = make_plot(title, left, "", left_units)
         self.value_format = value_format  # a single series gets its values written on it
-        self._legend = self.plot.getPlotItem().addLegend(offset=(-10, 10), labelTextColor="#222")
+        self._legend = self.plot.getPlotItem().addLegend(
+            offset=(-10, 10), labelTextColor=plot_colors().text
+        )
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
@@ -184,7 +247,9 @@ class BarChart(QWidget):
                 self._legend.addItem(bars, name)
             else:
                 for xi, yi in zip(x[ok], y[ok], strict=True):
-                    text = pg.TextItem(self.value_format(yi), color="#222", anchor=(0.5, 1))
+                    text = pg.TextItem(
+                        self.value_format(yi), color=plot_colors().text, anchor=(0.5, 1)
+                    )
                     text.setPos(float(xi), float(yi))
                     item.addItem(text)
                     self._items.append(text)

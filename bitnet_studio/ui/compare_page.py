@@ -48,7 +48,7 @@ class ComparePage(QWidget):
     sig_busy_changed = Signal(bool)
     """True when the first pane starts, False when the last one ends."""
     sig_metrics = Signal(str, float, float)
-    """model name, decode tokens/s, resident MB, relayed from every pane (for Measure)."""
+    """model name, decode tokens/s, that model's memory MB, relayed from every pane (Measure)."""
 
     def __init__(self, store: ModelStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)

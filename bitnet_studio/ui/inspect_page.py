@@ -40,9 +40,10 @@ from bitnet_studio.inspect.views import (
 )
 from bitnet_studio.models.ptq import is_linear, ternarize_model
 from bitnet_studio.models.weights import ModelWeights
-from bitnet_studio.ui.charts import BarChart, HistogramPlot
+from bitnet_studio.ui.charts import BarChart, HistogramPlot, set_title
 from bitnet_studio.ui.inspect_widgets import NAME_ROLE, DepthPlots, StatsBox, TensorTree, TileView
 from bitnet_studio.ui.model_store import LoadedModel, ModelStore, open_weights
+from bitnet_studio.ui.theme import mute
 from bitnet_studio.ui.workers import Worker, start_worker
 
 TWIN_SUFFIX = "+ptq"
@@ -122,7 +123,7 @@ class InspectPage(QWidget):
         )
         self.twin_button.clicked.connect(self.ternarize_model)
         self.status = QLabel("")
-        self.status.setStyleSheet("color:#555")
+        mute(self.status)
         top = QHBoxLayout()
         top.addWidget(QLabel("Model"))
         top.addWidget(self.model_combo, 1)
@@ -134,8 +135,9 @@ class InspectPage(QWidget):
         self.tree.currentItemChanged.connect(self._on_tree_item)
 
         self.hist = HistogramPlot("values")
+        # Its own x range: gamma * {-1, 0, +1} drawn over the float range would squeeze the
+        # three spikes (and their labels) into a few pixels.
         self.hist_after = HistogramPlot("after absmean ternarization")
-        self.hist_after.plot.setXLink(self.hist.plot)
         self.hist_after.hide()
         self.stats_box = StatsBox()
         self.tile = TileView()
@@ -263,7 +265,7 @@ class InspectPage(QWidget):
     def _show_view(self, v: TensorView) -> None:
         self.view = v
         self.hist.show_histogram(v.counts, v.edges, v.is_ternary)
-        self.hist.plot.setTitle(f"values of {v.name}", color="#222", size="10pt")
+        set_title(self.hist.plot, f"values of {v.name}")
         self.stats_box.show_stats(v.stats)
         self.tile.show_tile(v.tile)
         self.ternarize_button.setEnabled(not v.is_ternary)
@@ -282,11 +284,10 @@ class InspectPage(QWidget):
             names[names.index("head")] = "head (tied)"
         self.bytes_chart.set_data(names, {"": list(self.bytes.values())})
         total = sum(self.bytes.values()) / 1e6
-        self.bytes_chart.plot.setTitle(
+        set_title(
+            self.bytes_chart.plot,
             f"bytes by component: {total:,.1f} MB with {self.context_spin.value():,} tokens "
             "of fp16 KV cache",
-            color="#222",
-            size="10pt",
         )
 
     # ---- ternarize ----------------------------------------------------------------------
@@ -304,11 +305,10 @@ class InspectPage(QWidget):
     def _show_preview(self, p: TernarizePreview) -> None:
         self.preview = p
         self.hist_after.show_histogram(p.after[0], p.after[1], ternary=True)
+        set_title(
+            self.hist_after.plot, f"after absmean ternarization: {p.gamma:.3g} x {{-1, 0, +1}}"
+        )
         self.hist_after.show()
-        e = self.hist.edges  # the x axes are linked: show both over the original's range
-        if e.size:
-            lo, hi = min(e[0], p.after[1][0]), max(e[-1], p.after[1][-1])
-            self.hist.plot.setXRange(float(lo), float(hi), padding=0.02)
         self.preview_label.setText(
             f"<b>absmean</b> gamma = {p.gamma:.4g}<br>relative L2 error: <b>{p.rel_l2:.3f}</b>"
             f"<br>cosine similarity: <b>{p.cosine:.4f}</b><br>zeros after: "

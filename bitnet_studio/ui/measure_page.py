@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
 from bitnet_studio.bench.export import write_csv, write_json
 from bitnet_studio.bench.kernel_bench import KernelBenchConfig, quick_config, run_kernel_bench
 from bitnet_studio.bench.timing import BenchCancelled
+from bitnet_studio.engine.model_memory import model_memory
 from bitnet_studio.ui.bench_view import BenchResultsView
 from bitnet_studio.ui.live_plots import LivePlots
 from bitnet_studio.ui.model_store import ModelStore
+from bitnet_studio.ui.theme import mute
 from bitnet_studio.ui.workers import Worker, start_worker
 
 
@@ -144,7 +146,7 @@ class MeasurePage(QWidget):
         for b in (self.csv_button, self.json_button):
             b.setEnabled(False)
         self.bench_status = QLabel("Pick a benchmark and press Run.")
-        self.bench_status.setStyleSheet("color:#555")
+        mute(self.bench_status)
         self.bench_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row = QHBoxLayout()
         row.addWidget(QLabel("Benchmark"))
@@ -169,13 +171,19 @@ class MeasurePage(QWidget):
         lay.addWidget(split)
 
     # ---- live ---------------------------------------------------------------------------
-    def record(self, model_name: str, tokens_per_s: float, rss_mb: float | None = None) -> None:
-        """Live feed: a model's current decode tokens/s (and RSS, MB); any thread."""
-        self.live.record(model_name, tokens_per_s, rss_mb)
+    def record(self, model_name: str, tokens_per_s: float, memory_mb: float | None = None) -> None:
+        """Live feed: a model's current decode tokens/s (and its memory, MB); any thread."""
+        self.live.record(model_name, tokens_per_s, memory_mb)
 
     def _on_loaded(self, name: str) -> None:
         m = self.store.get(name)
         self.live.add_series(name, m.label if m else name)
+        if m is not None and m.lock.acquire(blocking=False):  # not while it generates
+            try:
+                mem = model_memory(m.session, m.backend, m.weights.config, m.path)
+            finally:
+                m.lock.release()
+            self.live.record_memory(name, mem.total_at(0) / 1e6)
 
     # ---- benchmarks ---------------------------------------------------------------------
     def running(self) -> bool:
