@@ -12,13 +12,15 @@ legends and text items take ``theme.plot_colors()`` now and again after each swi
 from __future__ import annotations
 
 import hashlib
+import html
 import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from bitnet_studio.ui.theme import on_theme_change, plot_colors
 
@@ -137,6 +139,26 @@ def restyle_all() -> None:
 on_theme_change(restyle_all)
 
 
+def legend_label() -> QLabel:
+    """A legend as a line of text under a plot (it never covers what the plot draws)."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.hide()
+    return label
+
+
+def set_legend(label: QLabel, entries: Sequence[tuple[str, str]]) -> None:
+    """Fills a :func:`legend_label` with (name, colour) swatches; hidden when empty."""
+    label.setText(
+        "&nbsp;&nbsp;&nbsp; ".join(
+            f"<span style='color:{c}'>&#9632;</span>&nbsp;{html.escape(name)}"
+            for name, c in entries
+        )
+    )
+    label.setVisible(bool(entries))
+
+
 class HistogramPlot(QWidget):
     """One histogram; :meth:`show_histogram` replaces what it draws.
 
@@ -207,12 +229,11 @@ class BarChart(QWidget):
         super().__init__(parent)
         self.plot = make_plot(title, left, "", left_units)
         self.value_format = value_format  # a single series gets its values written on it
-        self._legend = self.plot.getPlotItem().addLegend(
-            offset=(-10, 10), labelTextColor=plot_colors().text
-        )
+        self.legend = legend_label()  # under the plot: an in-plot legend covers bars
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
+        lay.addWidget(self.legend)
         self._items: list[pg.GraphicsObject] = []
         self.categories: list[str] = []
         self.values: dict[str, list[float]] = {}
@@ -228,7 +249,6 @@ class BarChart(QWidget):
         for it in self._items:
             item.removeItem(it)
         self._items.clear()
-        self._legend.clear()
         self.categories = list(categories)
         self.values = {k: [float(v) for v in vs] for k, vs in series.items()}
         n = max(1, len(self.values))
@@ -243,9 +263,7 @@ class BarChart(QWidget):
             )
             item.addItem(bars)
             self._items.append(bars)
-            if n > 1 or name:
-                self._legend.addItem(bars, name)
-            else:
+            if not (n > 1 or name):
                 for xi, yi in zip(x[ok], y[ok], strict=True):
                     text = pg.TextItem(
                         self.value_format(yi), color=plot_colors().text, anchor=(0.5, 1)
@@ -259,6 +277,8 @@ class BarChart(QWidget):
             item.addItem(line)
             self._items.append(line)
             top = max(top, float(v))
+        named = [k for k in self.values if k]
+        set_legend(self.legend, [(k, color(j)) for j, k in enumerate(self.values) if k in named])
         ticks = [(i, c) for i, c in enumerate(self.categories)]
         item.getAxis("bottom").setTicks([ticks])
         item.setXRange(-0.6, max(0.6, len(self.categories) - 0.4), padding=0)
