@@ -20,6 +20,7 @@ from bitnet_studio.engine.registry import DEFAULT_MODELS as NAMED_MODELS
 from bitnet_studio.ui import workers
 from bitnet_studio.ui.compare_page import ComparePage
 from bitnet_studio.ui.dialogs import show_about, show_error
+from bitnet_studio.ui.first_run import REPO_2B4T, FirstRunBanner
 from bitnet_studio.ui.get_models_dialog import GetModelsDialog
 from bitnet_studio.ui.inspect_page import InspectPage
 from bitnet_studio.ui.measure_page import MeasurePage
@@ -94,8 +95,34 @@ class MainWindow(QMainWindow):
             self.resize(1280, 800)
         if state is not None:
             self.restoreState(state)
+        self.intro: FirstRunBanner | None = None
+        if tuple(models) == tuple(DEFAULT_MODELS) and not self.settings.intro_seen():
+            self._show_intro()
         for slot, name in enumerate(models):
             self.store.load(name, backend, threads, slot=slot)
+
+    def _show_intro(self) -> None:
+        """The first start: say what the default pair shows, once (remembered at once)."""
+        self.intro = FirstRunBanner()
+        self.intro.sig_load_trained.connect(self._intro_load_trained)
+        self.intro.sig_get_2b4t.connect(self.get_bitnet_2b4t)
+        self.compare.layout().insertWidget(0, self.intro)
+        self.settings.set_intro_seen()
+
+    def _intro_load_trained(self) -> None:
+        self.load_pair("trained")
+        if self.intro is not None:
+            self.intro.dismiss()  # it speaks of the SmolLM2 pair, gone now
+
+    def get_bitnet_2b4t(self) -> GetModelsDialog:
+        """One click to the real BitNet b1.58 2B4T: opens it if downloaded, else downloads."""
+        dialog = self.get_models_dialog()
+        dialog.select(REPO_2B4T)
+        if REPO_2B4T in dialog.paths:
+            dialog.open_selected()
+        else:
+            dialog.start_download()
+        return dialog
 
     # -- building -----------------------------------------------------------------------------
     def _build_menus(self) -> None:
