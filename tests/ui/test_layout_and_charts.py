@@ -6,6 +6,7 @@ each model's memory line is its own."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -23,7 +24,9 @@ from bitnet_studio.ui.main_window import MainWindow
 from bitnet_studio.ui.measure_page import (
     QUICK_SHAPE,
     cache_bytes,
+    describe_e2e_run,
     describe_kernel_run,
+    quick_e2e_config,
     quick_kernel_config,
     run_bench,
 )
@@ -183,3 +186,15 @@ def test_measure_memory_lines_are_per_model(qtbot, window: MainWindow) -> None: 
         latest = live.series[pane.answered_by.name].rss.latest()
         assert latest == pytest.approx(pane.memory_mb()) and np.isfinite(latest)
     assert all(isinstance(p, pg.PlotWidget) for p in (live.tps_plot, live.rss_plot))
+
+
+def test_quick_end_to_end_runs_a_real_model_and_says_what_it_reads() -> None:
+    e2e = pytest.importorskip("bitnet_studio.bench.e2e_run")
+    cfg = quick_e2e_config()
+    assert cfg.models == ["smollm2"] and cfg.backends == ["native-ternary", "native-fp16"]
+    tiny = replace(e2e.quick_config(), backends=["native-ternary", "native-fp16"])
+    outcome = run_bench(lambda _v: None, lambda: False, "e2e", "end-to-end (quick)", tiny)
+    assert len(outcome.records) == 2
+    note = outcome.notes[0]
+    assert note == describe_e2e_run(outcome.records)
+    assert "MB per token" in note and "native-ternary" in note and "last-level cache" in note
