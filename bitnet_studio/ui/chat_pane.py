@@ -80,7 +80,9 @@ def _generate_answer(
         template = ChatTemplate.for_tokenizer(model.tokenizer)
         ids = model.tokenizer.encode(template.render(messages), add_bos=False)
         sink.prompt_tokens = len(ids)
-        sink.memory = model_memory(model.session, model.backend, model.weights.config, model.path)
+        sink.memory = model_memory(
+            model.session, model.backend, model.weights.config, model.weights_file
+        )
         sink.t_start = time.perf_counter()
         for ev in generate(model.session, model.tokenizer, ids, params, cancel=cancel):
             sink.push(ev)

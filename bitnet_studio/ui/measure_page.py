@@ -263,7 +263,7 @@ class MeasurePage(QWidget):
         self.live.add_series(name, m.label if m else name)
         if m is not None and m.lock.acquire(blocking=False):  # not while it generates
             try:
-                mem = model_memory(m.session, m.backend, m.weights.config, m.path)
+                mem = model_memory(m.session, m.backend, m.weights.config, m.weights_file)
             finally:
                 m.lock.release()
             self.live.record_memory(name, mem.total_at(0) / 1e6)

@@ -5,6 +5,7 @@ is exported (12.4)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -164,3 +165,10 @@ def test_new_seed_each_time_exports_the_seed_used(
     assert page.regenerate()
     wait_idle(qtbot, window)
     assert [p.turns[-1].answer for p in page.panes] == first
+
+
+def test_a_ptq_twin_does_not_claim_its_sources_file_mapping(window: MainWindow) -> None:
+    m = window.store.models()[0]
+    assert m.weights_file == m.path
+    twin = dataclasses.replace(m, summary={**m.summary, "format": "gguf+ptq"})
+    assert twin.weights_file is None

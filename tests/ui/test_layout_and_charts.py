@@ -175,7 +175,9 @@ def test_measure_memory_lines_are_per_model(qtbot, window: MainWindow) -> None: 
     live.tick()
     values = {}
     for m in window.store.models():
-        expected = model_memory(m.session, m.backend, m.weights.config, m.path).total_at(0) / 1e6
+        expected = (
+            model_memory(m.session, m.backend, m.weights.config, m.weights_file).total_at(0) / 1e6
+        )
         assert live.series[m.name].rss.latest() == pytest.approx(expected)
         values[m.name] = expected
     assert len(set(values.values())) == 2  # two models, two lines
