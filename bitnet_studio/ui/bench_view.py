@@ -84,12 +84,17 @@ def e2e_roofline(records: Sequence[Any]) -> tuple[Points, dict]:
     return pts, roofs
 
 
+def _short_number(v: float) -> str:
+    """2400 -> "2,400", 73.62 -> "73.6": a bar's value written above it."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+
 def log_ticks(lo: float, hi: float) -> list[list[tuple[float, str]]]:
     """Ticks for a log10 axis over [lo, hi]: labels at 1-2-5 steps, thinned to at most six
     so that they never run into each other; unlabelled minor ticks between."""
     first, last = math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1
     values = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
-    inside = [v for v in values if lo / 3 <= v <= hi * 3]
+    inside = [v for v in values if lo / 1.5 <= v <= hi * 1.5]
     step = 1
     while len(inside[::step]) > 6:
         step += 1
@@ -139,7 +144,7 @@ class RooflinePlot(QWidget):
         if xs_all:
             item.getAxis("bottom").setTicks(log_ticks(min(xs_all), max(xs_all)))
         for k, (label, v) in enumerate(self.roofs.items()):
-            line = reference_line(v, label, 0.05 + 0.3 * k)
+            line = reference_line(v, label, 0.3 + 0.3 * k)  # clear of the small and large shapes
             item.addItem(line)
             self._items.append(line)
         tops = [max(ys, default=0.0) for _, ys in self.points.values()] + list(roofs.values())
@@ -153,7 +158,7 @@ class BenchResultsView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.bars = BarChart("", "GB/s")
+        self.bars = BarChart("", "GB/s", value_format=_short_number)
         self.roofline = RooflinePlot("roofline")
         self.regime = QComboBox()
         self.batch = QComboBox()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import numpy as np
 import pyqtgraph as pg
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from bitnet_studio.ui.theme import on_theme_change, plot_colors
@@ -85,7 +85,17 @@ def make_plot(
     w.setMinimumSize(220, 160)
     _PLOTS.add(w)
     restyle(w)
+    # Once more when the caller is done building it: a legend or text item it adds now
+    # (with its own colours) takes the theme's too.
+    ref = weakref.ref(w)
+    QTimer.singleShot(0, lambda: _restyle_if_alive(ref))
     return w
+
+
+def _restyle_if_alive(ref: weakref.ref[pg.PlotWidget]) -> None:
+    w = ref()
+    if w is not None and shiboken6.isValid(w):
+        restyle(w)
 
 
 def set_title(w: pg.PlotWidget, title: str) -> None:
@@ -211,6 +221,9 @@ class HistogramPlot(QWidget):
         self.show_histogram(np.zeros(0, np.int64), np.zeros(1), False)
 
 
+MAX_LABELLED_BARS = 12  # up to this many bars each get their value written above them
+
+
 class BarChart(QWidget):
     """Grouped bars: ``categories`` along x, one bar per series in each group.
 
@@ -253,8 +266,9 @@ class BarChart(QWidget):
         self.values = {k: [float(v) for v in vs] for k, vs in series.items()}
         n = max(1, len(self.values))
         width = 0.8 / n
+        n_bars = sum(int(np.isfinite(np.asarray(v)).sum()) for v in self.values.values())
         top = 0.0
-        for j, (name, vals) in enumerate(self.values.items()):
+        for j, vals in enumerate(self.values.values()):
             y = np.asarray(vals, np.float64)
             ok = np.isfinite(y)
             x = np.arange(len(y)) - 0.4 + width * (j + 0.5)
@@ -263,7 +277,7 @@ class BarChart(QWidget):
             )
             item.addItem(bars)
             self._items.append(bars)
-            if not (n > 1 or name):
+            if n_bars <= MAX_LABELLED_BARS:  # a short bar stays readable by its number
                 for xi, yi in zip(x[ok], y[ok], strict=True):
                     text = pg.TextItem(
                         self.value_format(yi), color=plot_colors().text, anchor=(0.5, 1)

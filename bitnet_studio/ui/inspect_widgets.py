@@ -83,7 +83,7 @@ class StatsBox(QLabel):
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.setMinimumWidth(200)
+        self.setMinimumWidth(260)  # values on one line; only a long tensor name wraps
         self.setWordWrap(True)  # a long tensor name wraps at its dots instead of being cut
         self.setText("<i>select a tensor</i>")
 

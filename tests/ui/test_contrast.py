@@ -51,8 +51,40 @@ def _fill_every_page(qtbot, window: MainWindow) -> None:  # type: ignore[no-unty
     window.measure.live.tick()
 
 
+def _check(qtbot, window: MainWindow, qapp: QApplication) -> None:  # type: ignore[no-untyped-def]
+    _fill_every_page(qtbot, window)
+    qapp.processEvents()
+    texts = all_texts(window)
+    assert len(texts) > 100  # the walk saw the pages
+    bad = [
+        f"{t.where}: {t.fg.name()} on {t.bg.name()} = {contrast_ratio(t.fg, t.bg):.2f}"
+        for t in texts
+        if contrast_ratio(t.fg, t.bg) < AA_NORMAL
+    ]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("scheme", [Qt.ColorScheme.Light, Qt.ColorScheme.Dark])
+def test_every_text_passes_aa_in_a_window_built_in_the_theme(  # type: ignore[no-untyped-def]
+    qtbot, qapp: QApplication, tiny_models, scheme
+) -> None:
+    """The app starts in the desktop's theme: everything built in it must read well."""
+    try:
+        apply_theme(qapp, scheme)
+        w = MainWindow(models=list(tiny_models))
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitUntil(lambda: len(w.store.models()) == 2, timeout=30_000)
+        w.compare.sampling.max_tokens.setValue(24)
+        _check(qtbot, w, qapp)
+        w.shutdown(timeout_s=20)
+    finally:
+        apply_theme(qapp, Qt.ColorScheme.Light)
+
+
 @pytest.mark.parametrize("scheme", [Qt.ColorScheme.Light, Qt.ColorScheme.Dark])
 def test_every_text_passes_aa(qtbot, window: MainWindow, qapp: QApplication, scheme) -> None:  # type: ignore[no-untyped-def]
+    """The desktop switches theme while the app runs."""
     try:
         apply_theme(qapp, scheme)
         _fill_every_page(qtbot, window)

@@ -147,6 +147,10 @@ def test_kernel_chart_plots_time_per_call(qtbot) -> None:  # type: ignore[no-unt
     assert view.bars.values == {"ternary": [300.0], "f16": [6000.0]}
     assert "µs per call" in view.bars.plot.getPlotItem().getAxis("left").labelText
     assert "lower is faster" in view.bars.plot.getPlotItem().titleLabel.text
+    written = {
+        t.toPlainText() for t in view.bars.plot.getPlotItem().items if hasattr(t, "toPlainText")
+    }
+    assert {"300", "6,000"} <= written  # the short ternary bar is readable by its number
     assert view.roofline.points["ternary"][1] == [pytest.approx(_rec("ternary", 300).weight_gbps)]
 
 
