@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from conftest import LOAD_TIMEOUT_MS, wait_idle
-from PySide6.QtWidgets import QMessageBox
 
 from bitnet_studio.ui.charts import PALETTE, color_for
 from bitnet_studio.ui.dialogs import about_text
@@ -15,18 +14,6 @@ from bitnet_studio.ui.live_plots import LivePlots
 from bitnet_studio.ui.main_window import MainWindow, kernel_summary
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    shown: list[str] = []
-
-    def fake_exec(box: QMessageBox) -> int:
-        shown.append(box.text())
-        return int(QMessageBox.StandardButton.Ok.value)
-
-    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
-    return shown
 
 
 def test_send_is_off_with_a_reason_while_models_load(qtbot, tiny_models) -> None:  # type: ignore[no-untyped-def]
@@ -48,8 +35,12 @@ def test_send_is_off_with_a_reason_while_models_load(qtbot, tiny_models) -> None
 
 
 def test_only_successful_opens_are_recent(  # type: ignore[no-untyped-def]
-    qtbot, window: MainWindow, tmp_path: Path, dialogs: list[str], tiny_models
+    qtbot, window: MainWindow, tmp_path: Path, tiny_models, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    dialogs: list[str] = []
+    monkeypatch.setattr(
+        window, "show_error", lambda _title, message, _d="": dialogs.append(message)
+    )
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\xff" * 64)
     window.open_model(str(bad))
