@@ -292,9 +292,16 @@ class ChatPane(QFrame):
         self.view.clear()
         self.last_done, self.last_error = None, ""
         self.metrics.setText(" ")
-        self._update_busy()
+        self._apply_pending()
         if was_busy:
             self.sig_finished.emit(self.index)
+
+    def _apply_pending(self) -> None:
+        """After an answer: move to the model loaded for this pane meanwhile, if any."""
+        pending, self._pending = self._pending, None
+        if pending is not None and self.store.get(pending) is not None:
+            self.set_model(pending)
+        self._on_selected()
 
     def copy_answer(self) -> None:
         if self.turns:
@@ -309,11 +316,7 @@ class ChatPane(QFrame):
             return
         self.flush()
         self._worker, self._sink, self.running = None, None, None
-        pending, self._pending = self._pending, None
-        if pending is not None and self.store.get(pending) is not None:
-            self.set_model(pending)
-        else:
-            self._on_selected()
+        self._apply_pending()
         if self.last_error:
             self.view.add_note(f"error: {self.last_error}")
             self.metrics.setText(f"error: {self.last_error}")

@@ -69,6 +69,23 @@ def test_switching_models_mid_answer_keeps_the_answer_bound(  # type: ignore[no-
     assert rec["conversation"][0]["model"] == vanilla
 
 
+def test_clear_mid_answer_moves_to_the_model_asked_for(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, tiny_models: tuple[str, str], monkeypatch
+) -> None:
+    _slow_generation(monkeypatch)
+    vanilla, ternary = tiny_models
+    page, pane = window.compare, window.compare.panes[0]
+    page.sampling.max_tokens.setValue(60)
+    page.sampling.temperature.setValue(1.0)
+    assert page.send("Write a long essay about the history of Rome.")
+    qtbot.waitUntil(lambda: len(pane.turns[-1].tokens) >= 1, timeout=GEN_TIMEOUT_MS)
+    window.store.load(ternary, slot=0)
+    assert pane.selector.currentData() == vanilla
+    page.clear()
+    assert pane.selector.currentData() == ternary and pane.selector.isEnabled()
+    assert pane.model().name == ternary
+
+
 def test_each_pane_shows_its_own_models_memory(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     got: dict[str, float] = {}
     window.compare.sig_metrics.connect(lambda name, _t, mb: got.__setitem__(name, mb))
