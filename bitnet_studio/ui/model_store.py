@@ -96,7 +96,7 @@ def open_weights(
     thread); ``ModelStore.add`` then puts the result in the store."""
     report = progress or (lambda _v: None)
     report("tokenizer")
-    tokenizer = Tokenizer.from_spec(weights.tokenizer)
+    tokenizer = Tokenizer.for_model(weights)
     report("summary")
     summary = summarize(weights)
     report("backend")

@@ -71,6 +71,7 @@ class Turn:
     answer_start: int = 0  # document position where the answer begins
     model: str = ""  # the store name of the model that answered (set when it starts)
     model_label: str = ""
+    failed: bool = False  # its generation failed: left out of the conversation from then on
 
     @property
     def answer(self) -> str:
