@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,22 @@ def last_level_cache_bytes() -> int:
             best = max(best, int(os.sysconf(name)))
         except (ValueError, OSError):
             continue
+    return best
+
+
+def sysfs_cache_bytes(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """The largest cache as Linux's sysfs lists it (where glibc's sysconf answers 0, as on
+    some VMs); 0 elsewhere."""
+    best = 0
+    for d in Path(root).glob("index*"):
+        try:
+            text = (d / "size").read_text().strip()
+        except OSError:
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+        digits = text.rstrip("KMGkmg")
+        if digits.isdigit():
+            best = max(best, int(digits) * scale)
     return best
 
 

@@ -38,6 +38,8 @@ class TokenEvent:
     logprob: float  # model's log p(id)
     top: list[tuple[int, float]]  # most likely alternatives (id, p), for the UI
     index: int = 0  # 0-based position among generated tokens
+    # p of ``id`` and of each ``top`` id at the sampling temperature (None when greedy)
+    tempered: tuple[float, list[float]] | None = None
 
 
 @dataclass
@@ -209,7 +211,7 @@ def generate(
         if reason in ("eos", "length", "context"):
             text += stream.flush()  # the end: show what was held back
         end = len(text) if reason else max(shown, stops.safe_end(text))
-        yield emit(TokenEvent(s.id, text[shown:end], s.logprob, s.top, len(ids) - 1))
+        yield emit(TokenEvent(s.id, text[shown:end], s.logprob, s.top, len(ids) - 1, s.tempered))
         shown = end
         if reason:
             break

@@ -8,9 +8,12 @@ The order of the transforms (what a user's settings mean):
      whose probability is below ``min_p`` times the best one's);
   4. one draw from the renormalised survivors with the sampler's own ``numpy`` Generator.
 Reported log-probabilities and alternatives are the model's own (softmax of the raw logits),
-not the reshaped distribution, so both panes of a comparison speak of the same thing.
+not the reshaped distribution, so both panes of a comparison speak of the same thing. Beside
+them ``Sample.tempered`` gives the same tokens' probabilities at the temperature the draw
+used (after the repetition penalty, before top-k/top-p/min-p): what the UI shows a user who
+asked for that temperature. Greedy decoding has no temperature: ``tempered`` is then None.
 
-Cost: a token touches the whole vocabulary only in O(n) passes (max, one exp-sum in float32,
+Cost: a token touches the whole vocabulary only in O(n) passes (max, exp-sums in float32,
 one native partial selection, ``_kernels.top_k``); only the few survivors of top-k / top-p /
 min-p are sorted. ``filter_probs`` is the dense reference the fast path is tested against.
 """
@@ -50,6 +53,8 @@ class Sample:
     id: int
     logprob: float  # log p(id) under the model's raw distribution
     top: list[tuple[int, float]]  # (id, p) of the n_top most likely tokens, raw distribution
+    # p at the sampling temperature of the sampled token, then of each ``top`` id (same order)
+    tempered: tuple[float, list[float]] | None = None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -160,6 +165,7 @@ class Sampler:
 
         recent = history[-prm.repeat_last_n :] if prm.repeat_last_n > 0 else history
         x = apply_repetition_penalty(raw, recent, prm.repetition_penalty)
+        tempered: tuple[float, list[float]] | None = None
         if prm.is_greedy:
             tok = int(np.argmax(x))
         else:
@@ -173,4 +179,10 @@ class Sampler:
             while probs[j] == 0.0 and j > 0:  # float edge at the top of the CDF
                 j -= 1
             tok = int(ids[j])
-        return Sample(tok, float(raw[tok]) - log_z, alternatives)
+            mz = float(z.max())
+            log_zt = mz + float(np.log(np.exp(z - np.float32(mz)).sum(dtype=np.float64)))
+            tempered = (
+                float(np.exp(float(z[tok]) - log_zt)),
+                [float(np.exp(float(z[i]) - log_zt)) for i, _ in alternatives],
+            )
+        return Sample(tok, float(raw[tok]) - log_z, alternatives, tempered)

@@ -57,7 +57,8 @@ def test_settings_round_trip(qtbot, tiny_models, settings_file: Path) -> None:  
     s.max_tokens.setValue(33)
     s.seed.setValue(42)
     s.system_prompt.setPlainText("you are terse")
-    w.open_model(tiny_models[0])  # already loaded: only remembered as recent
+    w.open_model(tiny_models[0])  # loading already: remembered as recent once it has opened
+    qtbot.waitUntil(lambda: len(w.store.models()) == 2, timeout=LOAD_TIMEOUT_MS)
     w.close()
     assert settings_file.exists()
     w2 = MainWindow(models=[])

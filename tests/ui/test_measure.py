@@ -108,14 +108,14 @@ def test_quick_kernel_bench_draws_and_exports(qtbot, page: MeasurePage, tmp_path
     bars = page.results.bars
     assert bars.categories == ["192x576"] and list(bars.values) == list(BACKENDS)
     rec = {r.backend: r for r in outcome.records if r.regime == "cold" and r.batch == 1}
-    assert bars.values["f16"] == [pytest.approx(rec["f16"].weight_gbps)]
+    assert bars.values["f16"] == [pytest.approx(rec["f16"].median_us)]  # time per call
     roof = page.results.roofline
     assert list(roof.roofs.values()) == [pytest.approx(rec["f16"].bandwidth_gbps)]
     assert roof.points["ternary"][1] == [pytest.approx(rec["ternary"].weight_gbps)]
     page.results.batch.setCurrentText("64")  # the pickers redraw
     big = [r for r in outcome.records if r.regime == "cold" and r.batch == 64]
     assert bars.values["f32"] == [
-        pytest.approx(next(r for r in big if r.backend == "f32").weight_gbps)
+        pytest.approx(next(r for r in big if r.backend == "f32").median_us)
     ]
 
     page.export_csv(tmp_path / "k.csv")
