@@ -8,10 +8,12 @@
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "bindings.h"
+#include "head.h"
 #include "runtime.h"
 
 namespace nb = nanobind;
@@ -60,6 +62,7 @@ class NativeModel {
     c.eps = nb::cast<float>(get("rms_norm_eps"));
     c.n_ctx = nb::cast<size_t>(get("n_ctx"));
     c.chunk = nb::cast<size_t>(get("chunk"));
+    c.kv_f16 = config.contains("kv_f16") && nb::cast<bool>(config["kv_f16"]);
     auto inv = as_array<Arr<const float, nb::ndim<1>>>(get("inv_freq"), "inv_freq", "float32 1-D");
     c.inv_freq.assign(inv.data(), inv.data() + inv.shape(0));
 
@@ -186,7 +189,8 @@ class NativeModel {
   }
 
   // A matrix entry is a tuple (kind, data, scale or None, cols) with kind one of
-  // f32, f16 (raw uint16 bits), i8 (per-row scale), i2 / b3 (packed ternary).
+  // f32, f16 (raw uint16 bits), i8 (per-row scale), i2 / b3 (packed ternary), q4 (uint8
+  // (rows, q4_row_bytes) nibbles with uint16 fp16 block scales (rows, q4_cols / 32)).
   bitnet::Weight matrix(const std::string& name) const {
     nb::handle h = entry(name);
     require(nb::isinstance<nb::tuple>(h) && nb::len(h) == 4,
@@ -209,6 +213,16 @@ class NativeModel {
       const bitnet::Layout l = kind == "i2" ? bitnet::Layout::I2 : bitnet::Layout::B3;
       require(a.shape(1) == bitnet::row_bytes(l, w.cols), name + ": packed row length does not match cols");
       w = {bitnet::WType::TERNARY, a.data(), a.shape(0), w.cols, l};
+    } else if (kind == "q4") {
+      auto a = as_array<Arr<const uint8_t, nb::ndim<2>>>(t[1], name, "uint8 2-D");
+      auto d = as_array<Arr<const uint16_t, nb::ndim<2>>>(t[2], name + " scale", "uint16 2-D");
+      require(a.shape(1) == bitnet::q4_row_bytes(w.cols), name + ": 4-bit row length does not match cols");
+      require(d.shape(0) == a.shape(0) && d.shape(1) == bitnet::q4_cols(w.cols) / bitnet::kQ4Block,
+              name + ": 4-bit scales must be (rows, cols / 32)");
+      w = {bitnet::WType::Q4, a.data(), a.shape(0), w.cols};
+      w.block_scale = d.data();
+      w.n_scales = d.size();
+      return w;
     } else {
       throw std::invalid_argument(name + ": unknown weight kind '" + kind + "'");
     }
@@ -228,7 +242,64 @@ class NativeModel {
 
 }  // namespace
 
+// The head kernels of one path on a (batch, stride) int8 activation block (tests, bench).
+void head_rows(const std::string& kind, nb::handle data, nb::handle scale, size_t cols,
+               Arr<const int8_t, nb::ndim<2>> xq, Arr<const float, nb::ndim<1>> s_x,
+               Arr<float, nb::ndim<2>> y, const std::string& path) {
+  const bitnet::OpKernels* ops = bitnet::op_kernels(
+      path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+  const size_t batch = xq.shape(0);
+  require(s_x.shape(0) == batch && y.shape(0) == batch, "xq, s_x and y must share the batch");
+  if (kind == "i8") {
+    auto w = as_array<Arr<const int8_t, nb::ndim<2>>>(data, "w", "int8 2-D");
+    auto s = as_array<Arr<const float, nb::ndim<1>>>(scale, "scale", "float32 1-D");
+    require(w.shape(1) == cols && s.shape(0) == w.shape(0) && y.shape(1) == w.shape(0) &&
+                xq.shape(1) >= cols, "i8: shapes do not agree");
+    nb::gil_scoped_release nogil;
+    ops->i8_rows(w.data(), cols, xq.data(), xq.shape(1), batch, 0, w.shape(0), y.data(),
+                 y.shape(1), s.data(), s_x.data());
+  } else if (kind == "q4") {
+    auto w = as_array<Arr<const uint8_t, nb::ndim<2>>>(data, "w", "uint8 2-D");
+    auto d = as_array<Arr<const uint16_t, nb::ndim<2>>>(scale, "scale", "uint16 2-D");
+    require(w.shape(1) == bitnet::q4_row_bytes(cols) && d.shape(0) == w.shape(0) &&
+                d.shape(1) == bitnet::q4_cols(cols) / bitnet::kQ4Block &&
+                y.shape(1) == w.shape(0) && xq.shape(1) >= bitnet::q4_cols(cols),
+            "q4: shapes do not agree");
+    nb::gil_scoped_release nogil;
+    ops->q4_rows(w.data(), d.data(), cols, xq.data(), xq.shape(1), batch, 0, w.shape(0), y.data(),
+                 y.shape(1), s_x.data());
+  } else {
+    throw std::invalid_argument("unknown head kind '" + kind + "' (expected 'i8' or 'q4')");
+  }
+}
+
 void bind_runtime(nb::module_& m) {
+  m.def("head_rows", &head_rows, "kind"_a, "data"_a, "scale"_a, "cols"_a, "xq"_a.noconvert(),
+        "s_x"_a.noconvert(), "y"_a.noconvert(), "path"_a = "",
+        "y (batch, rows) = the int8 ('i8') or 4-bit ('q4') head kernel of a path");
+  m.def(
+      "to_f16",
+      [](Arr<const float, nb::ndim<1>> x, Arr<uint16_t, nb::ndim<1>> out, const std::string& path) {
+        require(out.shape(0) == x.shape(0), "out must match x");
+        const bitnet::OpKernels* ops = bitnet::op_kernels(
+            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        ops->to_f16(x.data(), out.data(), x.shape(0));
+      },
+      "x"_a.noconvert(), "out"_a.noconvert(), "path"_a = "",
+      "fp16 bits of x as the fp16 KV cache stores them (round to nearest even)");
+  m.def(
+      "top_k",
+      [](Arr<const float, nb::ndim<1>> x, size_t k, Arr<int64_t, nb::ndim<1>> out) {
+        require(out.shape(0) >= std::min<size_t>(k, x.shape(0)), "out is shorter than k");
+        const float* src = x.data();
+        int64_t* dst = out.data();
+        const size_t n = x.shape(0);
+        nb::gil_scoped_release nogil;
+        return bitnet::top_k(src, n, k, dst);
+      },
+      "x"_a.noconvert(), "k"_a, "out"_a.noconvert(),
+      "Writes the ids of the k largest values (best first, ties by lower id) into out; "
+      "returns how many");
   nb::exception<bitnet::Aborted>(m, "Aborted", PyExc_RuntimeError);
   nb::class_<NativeModel>(m, "NativeModel",
                           "A whole Llama / BitNet b1.58 model run natively, one call per token")
@@ -245,5 +316,6 @@ void bind_runtime(nb::module_& m) {
       .def_prop_ro("n_past", [](NativeModel& s) { return s.rt().n_past(); })
       .def_prop_ro("n_ctx", [](NativeModel& s) { return s.rt().config().n_ctx; })
       .def_prop_ro("tied_head", &NativeModel::tied)
+      .def_prop_ro("kv_f16", [](NativeModel& s) { return s.rt().config().kv_f16; })
       .def("memory", &NativeModel::memory, "Bytes by component");
 }

@@ -8,7 +8,9 @@ add_library(bitnet_kernels STATIC
   ${BITNET_KERNEL_DIR}/pack.cpp
   ${BITNET_KERNEL_DIR}/path_scalar.cpp
   ${BITNET_KERNEL_DIR}/runtime.cpp
-  ${BITNET_KERNEL_DIR}/runtime_ops.cpp)
+  ${BITNET_KERNEL_DIR}/runtime_ops.cpp
+  ${BITNET_KERNEL_DIR}/sampling.cpp
+  ${BITNET_KERNEL_DIR}/head_scalar.cpp)
 target_include_directories(bitnet_kernels PUBLIC ${BITNET_KERNEL_DIR})
 find_package(Threads REQUIRED)
 target_link_libraries(bitnet_kernels PUBLIC Threads::Threads)
@@ -18,16 +20,27 @@ endif()
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
   if(EXISTS ${BITNET_KERNEL_DIR}/path_avx2.cpp)
-    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx2.cpp)
-    set_source_files_properties(${BITNET_KERNEL_DIR}/path_avx2.cpp PROPERTIES
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx2.cpp
+      ${BITNET_KERNEL_DIR}/path_avx2_gemm.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/path_avx2.cpp
+      ${BITNET_KERNEL_DIR}/path_avx2_gemm.cpp PROPERTIES
       COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
     target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_AVX2=1)
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/head_avx2.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/head_avx2.cpp PROPERTIES
+      COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
   endif()
   if(EXISTS ${BITNET_KERNEL_DIR}/path_avx512.cpp)
     target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx512.cpp)
     set_source_files_properties(${BITNET_KERNEL_DIR}/path_avx512.cpp PROPERTIES
       COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni")
     target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_AVX512=1)
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_amx_gemm.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/path_amx_gemm.cpp PROPERTIES
+      COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;-mamx-tile;-mamx-int8")
+    target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/head_avx512.cpp)
+    set_source_files_properties(${BITNET_KERNEL_DIR}/head_avx512.cpp PROPERTIES
+      COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni")
   endif()
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64|ARM64")
   if(EXISTS ${BITNET_KERNEL_DIR}/path_neon.cpp)

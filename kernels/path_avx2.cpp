@@ -5,73 +5,38 @@
 // natural order (no permutation). Codes are unsigned {0,1,2}, so
 //   dot(w, x) = dot(code, x) - sum(x)
 // and dot(code, x) is `maddubs` (u8 x s8 -> s16 pair sums) followed by `madd` with
-// ones (s16 -> s32). maddubs saturates at +-32767, but a pair sum is at most
-// 2*2*128 = 512 in magnitude and we add at most five of them (one per code plane) in
-// int16 before widening: 5*512 = 2560, far from saturation.
+// ones (s16 -> s32). maddubs saturates at +-32767; the bounds are given per kernel.
 //
-// Register tiling: a tile of R rows x T tokens keeps R*T int32 accumulators; each
-// weight block is decoded once per tile and reused for all T tokens, which is what
-// makes batched (prefill) calls much cheaper per token than repeated GEMVs.
+// Three kernels, by batch size:
+// * batch 1, I2: i2_gemv, the decode trimmed to one shift per block (see there);
+// * small batches: a tile of R rows x T tokens keeps R*T int32 accumulators and decodes
+//   each block once per tile;
+// * from kGemmMinBatch tokens on: path_avx2_gemm.cpp (a panel unpacked once, reused by
+//   every token).
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "avx2_decode.h"
 #include "kernels.h"
+#include "ternary_gemm.h"
 
 namespace bitnet {
 namespace {
-
-// ---------------------------------------------------------------------------------
-// Ternary decoding: 32 packed bytes -> NC vectors of codes in {0,1,2}.
-
-struct DecodeI2 {
-  static constexpr int NC = 4;
-  __m256i w;
-  DecodeI2() = default;
-  explicit DecodeI2(__m256i bytes) : w(bytes) {}
-  // Plane n: bits 2n+1:2n of every byte. The 16-bit shift drags bits across byte
-  // boundaries, the mask removes them.
-  __m256i next(int n) {
-    const __m256i m3 = _mm256_set1_epi8(3);
-    switch (n) {
-      case 0: return _mm256_and_si256(w, m3);
-      case 1: return _mm256_and_si256(_mm256_srli_epi16(w, 2), m3);
-      case 2: return _mm256_and_si256(_mm256_srli_epi16(w, 4), m3);
-      default: return _mm256_and_si256(_mm256_srli_epi16(w, 6), m3);
-    }
-  }
-};
-
-// B3: trit n = floor(3 * q_n / 256) with q_n = byte * 3^n mod 256, i.e.
-// (q_n > 85) + (q_n > 170). AVX2 only has signed byte compares, so we track
-// q' = q ^ 0x80 = q - 128; multiplying by 3 mod 256 keeps that offset
-// (3 * (q + 128) = 3q + 384 = 3q + 128 mod 256), so q' can be stepped directly.
-struct DecodeB3 {
-  static constexpr int NC = 5;
-  __m256i q;
-  DecodeB3() = default;
-  explicit DecodeB3(__m256i bytes) : q(_mm256_xor_si256(bytes, _mm256_set1_epi8(-128))) {}
-  __m256i next(int n) {
-    if (n > 0) q = _mm256_add_epi8(_mm256_add_epi8(q, q), q);
-    const __m256i gt1 = _mm256_cmpgt_epi8(q, _mm256_set1_epi8(85 - 128));
-    const __m256i gt2 = _mm256_cmpgt_epi8(q, _mm256_set1_epi8(170 - 128));
-    return _mm256_abs_epi8(_mm256_add_epi8(gt1, gt2));  // compares give -1 per hit
-  }
-};
 
 // Software prefetch into L2, 16 KiB ahead of each row stream: demand misses alone keep
 // too few lines in flight for a streaming GEMV (measured on Zen 4 with the AVX-512
 // path: cold GEMV went from 11 to ~25 GB/s on one core).
 constexpr size_t kPrefetch = 16384;
 
-inline int32_t hsum_i32(__m256i v) {
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(s);
-}
+// Batch size from which the unpacked-panel GEMM beats decoding per token tile (warm, one
+// core, us per token, tiles -> GEMM: batch 4: 640x2560 24.4 -> 18.3, 2560x6912 268 -> 316;
+// batch 64: 26.7 -> 15.5, 282 -> 171), and the rows per batch-1 I2 tile (they share the
+// activation loads).
+constexpr size_t kGemmMinBatch = 8;
+constexpr int kGemvRows = 2;
 
 // R rows x T tokens over all blocks. Blocks are BC = 32 * NC activations wide.
 template <class D, int R, int T>
@@ -110,18 +75,42 @@ void ternary_tile(const uint8_t* w, size_t rb, size_t nblocks, const int8_t* con
     for (int t = 0; t < T; ++t) out[t * out_stride + r] = hsum_i32(acc[r][t]) - sums[t];
 }
 
-int32_t sum_i8(const int8_t* x, size_t n) {
-  // n is a multiple of 32 (padded activations); sad against zero sums bytes, so flip
-  // the sign bit to make them unsigned and subtract the bias afterwards.
-  const __m256i bias = _mm256_set1_epi8(-128);
-  __m256i acc = _mm256_setzero_si256();
-  for (size_t i = 0; i < n; i += 32) {
-    const __m256i v = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), bias);
-    acc = _mm256_add_epi64(acc, _mm256_sad_epu8(v, _mm256_setzero_si256()));
+// I2, one token, R rows. Plane n of a block masked in place is 4^(n mod 2) * code_n once
+// the block is shifted right by 4 for planes 2 and 3: one shift and four ANDs decode a
+// block (the tile kernel needs three shifts). Planes 0 and 2 give pair sums in
+// [-512, 508] each, planes 1 and 3 (x4) in [-2048, 2032]; lo * 4 + hi = 4 * dot(code, x)
+// is in [-8192, 8128] per block, so three blocks add up in int16 before madd widens
+// them; the int32 total is divided by 4 (exact) at the end.
+template <int R>
+void i2_gemv(const uint8_t* w, size_t rb, size_t nblocks, const int8_t* x, int32_t sum, int32_t* out) {
+  const __m256i m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0c), ones = _mm256_set1_epi16(1);
+  __m256i acc32[R];
+  for (int r = 0; r < R; ++r) acc32[r] = _mm256_setzero_si256();
+  for (size_t b0 = 0; b0 < nblocks; b0 += 3) {
+    const size_t b1 = std::min(nblocks, b0 + 3);
+    __m256i s16[R];
+    for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+    for (size_t b = b0; b < b1; ++b) {
+      const int8_t* xb = x + b * 128;
+      const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb));
+      const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 32));
+      const __m256i x2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 64));
+      const __m256i x3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 96));
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* src = w + r * rb + b * 32;
+        _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetch), _MM_HINT_T1);
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+        const __m256i v4 = _mm256_srli_epi16(v, 4);
+        const __m256i lo = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v, m03), x0),
+                                            _mm256_maddubs_epi16(_mm256_and_si256(v4, m03), x2));
+        const __m256i hi = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v, m0c), x1),
+                                            _mm256_maddubs_epi16(_mm256_and_si256(v4, m0c), x3));
+        s16[r] = _mm256_add_epi16(s16[r], _mm256_add_epi16(_mm256_slli_epi16(lo, 2), hi));
+      }
+    }
+    for (int r = 0; r < R; ++r) acc32[r] = _mm256_add_epi32(acc32[r], _mm256_madd_epi16(s16[r], ones));
   }
-  __m128i s = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-  s = _mm_add_epi64(s, _mm_unpackhi_epi64(s, s));
-  return static_cast<int32_t>(_mm_cvtsi128_si64(s) - 128 * static_cast<int64_t>(n));
+  for (int r = 0; r < R; ++r) out[r] = (hsum_i32(acc32[r]) >> 2) - sum;
 }
 
 template <class D, int R>
@@ -164,8 +153,26 @@ void ternary_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, s
   }
 }
 
+void i2_gemv_rows(const TernaryMatrix& m, const int8_t* x, size_t r0, size_t r1, int32_t* out) {
+  const size_t rb = row_bytes(m.layout, m.cols);
+  const size_t padded = padded_cols(m.layout, m.cols);
+  const size_t nblocks = padded / 128;
+  const int32_t sum = sum_i8(x, padded);
+  size_t r = r0;
+  for (; r + kGemvRows <= r1; r += kGemvRows) i2_gemv<kGemvRows>(m.data + r * rb, rb, nblocks, x, sum, out + (r - r0));
+  for (; r < r1; ++r) i2_gemv<1>(m.data + r * rb, rb, nblocks, x, sum, out + (r - r0));
+}
+
 void ternary_i32(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
                  size_t r1, int32_t* out, size_t out_stride) {
+  if (batch >= kGemmMinBatch) {
+    avx2_ternary_gemm(m, xq, x_stride, batch, r0, r1, out, out_stride);
+    return;
+  }
+  if (m.layout == Layout::I2 && batch == 1) {
+    i2_gemv_rows(m, xq, r0, r1, out);
+    return;
+  }
   if (m.layout == Layout::I2)
     ternary_layout<DecodeI2>(m, xq, x_stride, batch, r0, r1, out, out_stride);
   else

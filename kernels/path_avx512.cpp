@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "ternary_gemm.h"
 
 // Constant-trip loops over rows/tokens/planes must be unrolled before GCC's scalar
 // replacement of aggregates, or the accumulator arrays live on the stack.
@@ -283,6 +284,15 @@ void ternary_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, s
 
 void ternary_i32(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
                  size_t r1, int32_t* out, size_t out_stride) {
+  // From 16 tokens on, AMX tiles where the CPU and OS allow them (path_amx_gemm.cpp). A
+  // VNNI panel GEMM like AVX2's (codes unpacked once, 4x6 vpdpbusd tile) lost to the tiles
+  // below: warm, one core, us per token at batch 64 for 640x2560 / 576x1536 / 2560x6912:
+  // panel 9.7 / 4.3 / 107, tiles 8.2 / 4.7 / 88, AMX 7.2 / 4.2 / 61 (both kernels do one
+  // vpdpbusd per 64 multiply-adds; the tiles' decode is hidden behind it).
+  if (batch >= 16 && amx_ready()) {
+    amx_ternary_gemm(m, xq, x_stride, batch, r0, r1, out, out_stride);
+    return;
+  }
   if (m.layout == Layout::I2)
     ternary_layout<DecodeI2>(m, xq, x_stride, batch, r0, r1, out, out_stride);
   else

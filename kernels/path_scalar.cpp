@@ -1,8 +1,10 @@
 // The scalar reference path: plain loops that every SIMD path is checked against.
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "kernels.h"
+#include "ternary_gemm.h"
 
 namespace bitnet {
 namespace {
@@ -104,6 +106,12 @@ const PathKernels* avx2_kernels() { return nullptr; }
 #endif
 #if !defined(BITNET_HAVE_AVX512)
 const PathKernels* avx512_kernels() { return nullptr; }
+// No AMX kernel without the AVX-512 path (see ternary_gemm.h).
+bool amx_ready() { return false; }
+void set_amx_enabled(bool) {}
+void amx_ternary_gemm(const TernaryMatrix&, const int8_t*, size_t, size_t, size_t, size_t, int32_t*, size_t) {
+  throw std::logic_error("AMX kernel not compiled into this build");
+}
 #endif
 #if !defined(BITNET_HAVE_NEON)
 const PathKernels* neon_kernels() { return nullptr; }

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "head.h"
+
 namespace bitnet {
 
 namespace {
@@ -25,6 +27,9 @@ void check_weight(const Weight& w, const std::string& name, size_t rows, size_t 
   }
   if (w.type == WType::I8 && (w.scale == nullptr || w.n_scales != rows))
     fail(name + ": an int8 weight needs one scale per row");
+  if (w.type == WType::Q4 &&
+      (w.block_scale == nullptr || w.n_scales != rows * (q4_cols(cols) / kQ4Block)))
+    fail(name + ": a 4-bit weight needs one fp16 scale per 32-column block");
 }
 
 void need(const float* p, const std::string& name) {
@@ -42,7 +47,8 @@ std::unique_ptr<T[]> raw_buffer(size_t n) {
 
 struct Runtime::Scratch {
   size_t kv_floats = 0, floats = 0, xq_bytes = 0;
-  std::unique_ptr<float[]> k_cache, v_cache;  // (layers, n_kv, n_ctx, head_dim)
+  size_t kv_elem = 4;                           // bytes per cached value: 4 or 2 (fp16)
+  std::unique_ptr<uint8_t[]> k_cache, v_cache;  // (layers, n_kv, n_ctx, head_dim)
   std::vector<float> x, xn, q, k, v, att, tmp, g, u, scores, cos_t, sin_t, s_x;
   std::vector<int8_t> xq;
   size_t xq_stride = 0;
@@ -62,6 +68,7 @@ Runtime::Runtime(RuntimeConfig cfg, ModelView weights) : cfg_(std::move(cfg)), w
   const size_t qdim = c.n_heads * c.head_dim, kvdim = c.n_kv_heads * c.head_dim;
 
   check_weight(w_.embed, "embed_tokens", c.vocab, c.hidden, false);
+  if (w_.embed.type == WType::Q4) fail("embed_tokens: 4-bit embeddings are not supported");
   check_weight(w_.head, "lm_head", c.vocab, c.hidden, false);
   need(w_.final_norm, "norm");
   for (size_t i = 0; i < c.n_layers; ++i) {
@@ -86,8 +93,9 @@ Runtime::Runtime(RuntimeConfig cfg, ModelView weights) : cfg_(std::move(cfg)), w
   Scratch& s = *s_;
   const size_t C = c.chunk;
   s.kv_floats = c.n_layers * kvdim * c.n_ctx;
-  s.k_cache = raw_buffer<float>(s.kv_floats);
-  s.v_cache = raw_buffer<float>(s.kv_floats);
+  s.kv_elem = c.kv_f16 ? 2 : 4;
+  s.k_cache = raw_buffer<uint8_t>(s.kv_floats * s.kv_elem);
+  s.v_cache = raw_buffer<uint8_t>(s.kv_floats * s.kv_elem);
   s.x.resize(C * c.hidden);
   s.xn.resize(C * c.hidden);
   s.q.resize(C * qdim);
@@ -104,7 +112,7 @@ Runtime::Runtime(RuntimeConfig cfg, ModelView weights) : cfg_(std::move(cfg)), w
   // int8 activations: wide enough for every input width in every layout.
   for (size_t width : {c.hidden, qdim, c.intermediate})
     s.xq_stride = std::max({s.xq_stride, width, padded_cols(Layout::I2, width),
-                            padded_cols(Layout::B3, width)});
+                            padded_cols(Layout::B3, width), q4_cols(width)});
   s.xq.resize(C * s.xq_stride);
   s.floats = s.x.size() + s.xn.size() + s.q.size() + s.k.size() + s.v.size() + s.att.size() +
              s.tmp.size() + s.g.size() + s.u.size() + s.scores.size() + s.cos_t.size() +
@@ -114,7 +122,7 @@ Runtime::Runtime(RuntimeConfig cfg, ModelView weights) : cfg_(std::move(cfg)), w
 
 Runtime::~Runtime() = default;
 
-size_t Runtime::kv_bytes() const { return 2 * s_->kv_floats * sizeof(float); }
+size_t Runtime::kv_bytes() const { return 2 * s_->kv_floats * s_->kv_elem; }
 size_t Runtime::scratch_bytes() const { return s_->floats * sizeof(float) + s_->xq_bytes; }
 
 void Runtime::truncate(size_t n) {
@@ -178,8 +186,9 @@ void Runtime::forward_chunk(const int32_t* tokens, size_t n, size_t pos0, float*
     const LinearJob qkv[3] = {{&L.q, s.q.data(), qdim}, {&L.k, s.k.data(), kvdim}, {&L.v, s.v.data(), kvdim}};
     run_linears(k, s.xn.data(), H, n, qkv, 3, ls);
 
-    float* kc = s.k_cache.get() + li * kvdim * c.n_ctx;
-    float* vc = s.v_cache.get() + li * kvdim * c.n_ctx;
+    const size_t es = s.kv_elem;
+    uint8_t* kc = s.k_cache.get() + li * kvdim * c.n_ctx * es;
+    uint8_t* vc = s.v_cache.get() + li * kvdim * c.n_ctx * es;
     for (size_t t = 0; t < n; ++t) {
       float* q = s.q.data() + t * qdim;
       float* kk = s.k.data() + t * kvdim;
@@ -193,11 +202,11 @@ void Runtime::forward_chunk(const int32_t* tokens, size_t n, size_t pos0, float*
       rope(kk, c.n_kv_heads, hd, s.cos_t.data() + t * half, s.sin_t.data() + t * half);
       const size_t p = pos0 + t;
       for (size_t h = 0; h < c.n_kv_heads; ++h) {
-        std::memcpy(kc + (h * c.n_ctx + p) * hd, kk + h * hd, hd * sizeof(float));
-        std::memcpy(vc + (h * c.n_ctx + p) * hd, vv + h * hd, hd * sizeof(float));
+        store_kv(k, c.kv_f16, kk + h * hd, kc + (h * c.n_ctx + p) * hd * es, hd);
+        store_kv(k, c.kv_f16, vv + h * hd, vc + (h * c.n_ctx + p) * hd * es, hd);
       }
     }
-    attention(c, s.q.data(), kc, vc, n, pos0, s.att.data(), s.scores.data());
+    attention(k, c, s.q.data(), kc, vc, n, pos0, s.att.data(), s.scores.data());
     if (c.bitnet)
       for (size_t t = 0; t < n; ++t)
         rms_norm(s.att.data() + t * qdim, L.attn_sub_norm, qdim, c.eps, s.att.data() + t * qdim);

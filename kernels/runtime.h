@@ -25,7 +25,8 @@ namespace bitnet {
 //             input is quantized per token to int8 as well (like a Q8_0 head).
 //   TERNARY   packed in `layout` (kernels.h) with 1 or rows scales:
 //             y = (W_q . x_q) * scale / s_x (BitNet b1.58, activations int8 per token).
-enum class WType : int { F32 = 0, F16 = 1, I8 = 2, TERNARY = 3 };
+//   Q4        4-bit blocks of 32 with fp16 block scales (head.h), int8 activations.
+enum class WType : int { F32 = 0, F16 = 1, I8 = 2, TERNARY = 3, Q4 = 5 };
 
 struct Weight {
   WType type = WType::F32;
@@ -33,7 +34,8 @@ struct Weight {
   size_t rows = 0, cols = 0;
   Layout layout = Layout::I2;      // TERNARY only
   const float* scale = nullptr;    // TERNARY (1 or rows), I8 (rows)
-  size_t n_scales = 0;
+  const uint16_t* block_scale = nullptr;  // Q4: fp16 (rows, q4_cols(cols) / 32)
+  size_t n_scales = 0;             // entries of scale, or of block_scale for Q4
   size_t nbytes() const;           // bytes of data + scales
   bool empty() const { return data == nullptr; }
 };
@@ -60,13 +62,14 @@ struct RuntimeConfig {
   float eps = 1e-5f;
   size_t n_ctx = 0;          // KV cache capacity in tokens
   size_t chunk = 64;         // prefill tokens per batched pass
+  bool kv_f16 = false;       // KV cache in fp16 (half the bytes) instead of float32
   std::vector<float> inv_freq;  // head_dim / 2 RoPE frequencies (scaling already applied)
 };
 
 struct ModelView {
   Weight embed;              // (vocab, hidden): F32, F16 or I8 (rows dequantized on lookup)
   const float* final_norm = nullptr;
-  Weight head;               // (vocab, hidden): F32, F16 or I8
+  Weight head;               // (vocab, hidden): F32, F16, I8 or Q4
   std::vector<LayerWeights> layers;
 };
 
@@ -133,15 +136,23 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
                  const LinearJob* jobs, size_t n_jobs, const LinearScratch& scratch);
 
 // Causal attention of `n` new tokens at positions pos0.. over the cache of one layer.
-// q: (n, n_heads*head_dim) already roped; k_cache / v_cache: (n_kv, n_ctx, head_dim).
-// out: (n, n_heads*head_dim). scores: n_heads * n_ctx floats of scratch.
-void attention(const RuntimeConfig& cfg, const float* q, const float* k_cache,
-               const float* v_cache, size_t n, size_t pos0, float* out, float* scores);
+// q: (n, n_heads*head_dim) already roped; k_cache / v_cache: (n_kv, n_ctx, head_dim),
+// float32, or fp16 bits when cfg.kv_f16. out: (n, n_heads*head_dim). scores: n_heads *
+// n_ctx floats of scratch.
+void attention(const PathKernels* k, const RuntimeConfig& cfg, const float* q,
+               const void* k_cache, const void* v_cache, size_t n, size_t pos0, float* out,
+               float* scores);
+// Stores n floats into a cache row (float32, or fp16 when kv_f16).
+void store_kv(const PathKernels* k, bool kv_f16, const float* x, void* dst, size_t n);
 
 void rms_norm(const float* x, const float* w, size_t n, float eps, float* out);
 // HF rotate-half RoPE on `heads` heads of one token in place.
 void rope(float* x, size_t heads, size_t head_dim, const float* cos_t, const float* sin_t);
 // Embedding row `token` as float32.
 void embed_row(const Weight& e, size_t token, float* out);
+
+// Ids of the k largest of x[0..n) (NaN skipped) into out, best first, ties by lower id;
+// returns how many were written (min(k, non-NaN count)). kernels/sampling.cpp.
+size_t top_k(const float* x, size_t n, size_t k, int64_t* out);
 
 }  // namespace bitnet

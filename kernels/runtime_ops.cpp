@@ -4,17 +4,13 @@
 #include <cstring>
 #include <limits>
 
+#include "head.h"
 #include "runtime.h"
 #include "thread_pool.h"
 
-// The runtime is compiled for the baseline ISA so that it loads on any CPU; the few
-// loops of its own that matter (int8 head, attention dot products) get AVX2 /
-// AVX-512 clones chosen at load time by the dynamic linker (GNU ifunc).
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
-#define BITNET_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#else
-#define BITNET_CLONES
-#endif
+// The runtime is compiled for the baseline ISA so that it loads on any CPU; the loops of
+// its own that matter (int8 / 4-bit head, attention over the KV cache) are in head_*.cpp,
+// one translation unit per ISA, picked with the active ternary path (op_kernels).
 
 namespace bitnet {
 
@@ -25,47 +21,12 @@ size_t Weight::nbytes() const {
     case WType::F16: n = rows * cols * 2; break;
     case WType::I8: n = rows * cols; break;
     case WType::TERNARY: n = rows * row_bytes(layout, cols); break;
+    case WType::Q4: return rows * q4_row_bytes(cols) + n_scales * sizeof(uint16_t);
   }
   return n + n_scales * sizeof(float);
 }
 
 namespace {
-
-float half_to_float(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal half: renormalise into a normal float
-      exp = 113;
-      while (!(mant & 0x400u)) { mant <<= 1; --exp; }
-      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-// Integer dot products of int8 rows with int8 activations (exact in int32).
-BITNET_CLONES void i8_rows(const int8_t* w, size_t cols, const int8_t* xq, size_t x_stride,
-                           size_t batch, size_t r0, size_t r1, float* y, size_t y_stride,
-                           const float* scale, const float* s_x) {
-  for (size_t r = r0; r < r1; ++r) {
-    const int8_t* row = w + r * cols;
-    for (size_t b = 0; b < batch; ++b) {
-      const int8_t* x = xq + b * x_stride;
-      int32_t acc = 0;
-      for (size_t c = 0; c < cols; ++c) acc += static_cast<int32_t>(row[c]) * x[c];
-      y[b * y_stride + r] = static_cast<float>(acc) * (scale[r] * (1.0f / s_x[b]));
-    }
-  }
-}
 
 // Rows per task: about four tasks per thread for balance, at least ~16 KiB of weights
 // per task so a small matrix is not drowned in scheduling, a multiple of 16 rows so
@@ -85,6 +46,7 @@ size_t weight_row_bytes(const Weight& w) {
     case WType::F16: return w.cols * 2;
     case WType::I8: return w.cols;
     case WType::TERNARY: return row_bytes(w.layout, w.cols);
+    case WType::Q4: return q4_row_bytes(w.cols) + q4_cols(w.cols) / kQ4Block * 2;
   }
   return w.cols;
 }
@@ -110,8 +72,14 @@ void linear_task(const PathKernels& kk, const float* x, size_t x_stride, size_t 
                     job.y + r0, job.y_stride);
       break;
     case WType::I8:
-      i8_rows(static_cast<const int8_t*>(w.data), w.cols, scratch.xq, scratch.xq_stride, batch, r0,
-              r1, job.y, job.y_stride, w.scale, scratch.s_x);
+      op_kernels(k)->i8_rows(static_cast<const int8_t*>(w.data), w.cols, scratch.xq,
+                             scratch.xq_stride, batch, r0, r1, job.y, job.y_stride, w.scale,
+                             scratch.s_x);
+      break;
+    case WType::Q4:
+      op_kernels(k)->q4_rows(static_cast<const uint8_t*>(w.data), w.block_scale, w.cols,
+                             scratch.xq, scratch.xq_stride, batch, r0, r1, job.y, job.y_stride,
+                             scratch.s_x);
       break;
     case WType::TERNARY: {
       // The int32 products land in the float output (same size) and are scaled in
@@ -151,6 +119,9 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
     } else if (w.type == WType::I8) {
       need_q = true;
       padded = std::max(padded, w.cols);
+    } else if (w.type == WType::Q4) {
+      need_q = true;
+      padded = std::max(padded, q4_cols(w.cols));
     }
   }
   if (need_q) {
@@ -181,29 +152,11 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
 
 namespace {
 
-BITNET_CLONES float dot(const float* a, const float* b, size_t n) {
-  // Eight independent partial sums: lets the compiler use one vector register
-  // without reassociating a single serial sum.
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-BITNET_CLONES void axpy(float a, const float* x, float* y, size_t n) {
-  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
-}  // namespace
-
-namespace {
-
 struct AttnCtx {
+  const OpKernels* ops;
   const RuntimeConfig* cfg;
-  const float *q, *k_cache, *v_cache;
+  const float* q;
+  const void *k_cache, *v_cache;
   size_t n, pos0;
   float *out, *scores;
 };
@@ -211,18 +164,23 @@ struct AttnCtx {
 // Query head h for every new token: scores over the causal prefix, softmax, weighted V.
 void attention_head(const AttnCtx& a, size_t h) {
   const RuntimeConfig& cfg = *a.cfg;
+  const OpKernels& ops = *a.ops;
   const size_t hd = cfg.head_dim, qdim = cfg.n_heads * hd;
   const size_t kvh = h / (cfg.n_heads / cfg.n_kv_heads);  // GQA: consecutive heads share
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const float* K = a.k_cache + kvh * cfg.n_ctx * hd;
-  const float* V = a.v_cache + kvh * cfg.n_ctx * hd;
+  const size_t off = kvh * cfg.n_ctx * hd;
+  const float* K = static_cast<const float*>(a.k_cache) + off;
+  const float* V = static_cast<const float*>(a.v_cache) + off;
+  const uint16_t* Kh = static_cast<const uint16_t*>(a.k_cache) + off;
+  const uint16_t* Vh = static_cast<const uint16_t*>(a.v_cache) + off;
   float* sc = a.scores + h * cfg.n_ctx;
   for (size_t t = 0; t < a.n; ++t) {
     const size_t len = a.pos0 + t + 1;  // causal: this token sees itself and the past
     const float* qv = a.q + t * qdim + h * hd;
     float mx = -std::numeric_limits<float>::infinity();
     for (size_t j = 0; j < len; ++j) {
-      sc[j] = dot(qv, K + j * hd, hd) * scale;
+      const float d = cfg.kv_f16 ? ops.dot_f16(qv, Kh + j * hd, hd) : ops.dot_f32(qv, K + j * hd, hd);
+      sc[j] = d * scale;
       mx = std::max(mx, sc[j]);
     }
     float sum = 0.0f;
@@ -233,17 +191,28 @@ void attention_head(const AttnCtx& a, size_t h) {
     float* o = a.out + t * qdim + h * hd;
     std::fill(o, o + hd, 0.0f);
     const float inv = 1.0f / sum;
-    for (size_t j = 0; j < len; ++j) axpy(sc[j] * inv, V + j * hd, o, hd);
+    if (cfg.kv_f16) {
+      for (size_t j = 0; j < len; ++j) ops.axpy_f16(sc[j] * inv, Vh + j * hd, o, hd);
+    } else {
+      for (size_t j = 0; j < len; ++j) ops.axpy_f32(sc[j] * inv, V + j * hd, o, hd);
+    }
   }
 }
 
 }  // namespace
 
-void attention(const RuntimeConfig& cfg, const float* q, const float* k_cache, const float* v_cache,
-               size_t n, size_t pos0, float* out, float* scores) {
-  const AttnCtx ctx{&cfg, q, k_cache, v_cache, n, pos0, out, scores};
+void attention(const PathKernels* k, const RuntimeConfig& cfg, const float* q, const void* k_cache,
+               const void* v_cache, size_t n, size_t pos0, float* out, float* scores) {
+  const AttnCtx ctx{op_kernels(k), &cfg, q, k_cache, v_cache, n, pos0, out, scores};
   const AttnCtx* c = &ctx;  // one pointer captured: no std::function allocation
   parallel_for(cfg.n_heads, [c](size_t h) { attention_head(*c, h); });
+}
+
+void store_kv(const PathKernels* k, bool kv_f16, const float* x, void* dst, size_t n) {
+  if (kv_f16)
+    op_kernels(k)->to_f16(x, static_cast<uint16_t*>(dst), n);
+  else
+    std::memcpy(dst, x, n * sizeof(float));
 }
 
 void rms_norm(const float* x, const float* w, size_t n, float eps, float* out) {
@@ -274,7 +243,7 @@ void embed_row(const Weight& e, size_t token, float* out) {
       break;
     case WType::F16: {
       const uint16_t* row = static_cast<const uint16_t*>(e.data) + token * n;
-      for (size_t i = 0; i < n; ++i) out[i] = half_to_float(row[i]);
+      for (size_t i = 0; i < n; ++i) out[i] = half_bits_to_float(row[i]);
       break;
     }
     case WType::I8: {
@@ -283,6 +252,7 @@ void embed_row(const Weight& e, size_t token, float* out) {
       break;
     }
     case WType::TERNARY:
+    case WType::Q4:
       break;  // rejected at construction
   }
 }

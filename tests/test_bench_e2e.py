@@ -139,3 +139,44 @@ def test_random_weights_are_frugal_and_seeded() -> None:
     assert MODELS["2b4t"].config is not None
     cfg = MODELS["2b4t"].config()
     assert (cfg.hidden_size, cfg.n_layers, cfg.vocab_size) == (2560, 30, 128256)
+
+
+def test_machine_and_bandwidth_spread_are_reported(quick_run: tuple[list[dict], str]) -> None:
+    records, text = quick_run
+    from bitnet_studio import kernels
+    from bitnet_studio.bench.machine import cpu_model
+
+    assert f"machine: {cpu_model()}" in text
+    assert f"SIMD path {kernels.active_path()}" in text
+    assert "median" in text and "spread" in text and "3 samples" in text
+    for rec in records:
+        assert rec["cpu_model"] == cpu_model() and rec["simd_path"] == kernels.active_path()
+        assert len(rec["dram_samples"]) == 3
+        assert rec["dram_gbps_min"] <= rec["dram_gbps"] <= rec["dram_gbps_max"]
+    heads = {r["case"]: r["head_type"] for r in records if r["case"].startswith("native-ternary")}
+    assert heads == {
+        "native-ternary": "F16",
+        "native-ternary-i8head": "I8",
+        "native-ternary-q4head": "Q4",
+    }
+
+
+def test_chat_turns_reuse_the_cache(tmp_path: Path) -> None:
+    from bitnet_studio.bench.e2e_turns import run_turns, turn_lines
+
+    recs = run_turns("tiny", 2, 1, new_tokens=4, cache_dir=tmp_path, form="ternary")
+    assert [r.turn for r in recs] == [1, 2]
+    assert recs[0].reused_tokens == 0 and recs[0].prefilled_tokens == recs[0].context_tokens
+    assert recs[1].reused_tokens >= recs[0].context_tokens  # turn 1 came from the cache
+    assert recs[1].prefilled_tokens < recs[1].context_tokens - recs[0].context_tokens + 4
+    text = "\n".join(turn_lines(recs))
+    assert "TTFT turn 2 / turn 1" in text and "with KV reuse" in text
+
+
+def test_rss_report_runs_each_head_in_a_fresh_process(tmp_path: Path) -> None:
+    from bitnet_studio.bench.rss_load import rss_lines
+
+    lines = rss_lines("tiny", tmp_path)
+    assert len(lines) == 4 and "fresh process" in lines[0]
+    for head, line in zip(("f16", "i8", "q4"), lines[1:], strict=True):
+        assert f"head {head}" in line and "after decode" in line and "weights" in line

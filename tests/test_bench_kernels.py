@@ -11,8 +11,9 @@ import pytest
 
 from bitnet_studio import _kernels, cli, kernels
 from bitnet_studio.bench.backends import BACKENDS, replicate
-from bitnet_studio.bench.bandwidth import aligned_buffer, measure_read_bandwidth
+from bitnet_studio.bench.bandwidth import aligned_buffer, measure_read_bandwidth, measure_roof
 from bitnet_studio.bench.kernel_bench import REGIMES, quick_config, run_kernel_bench
+from bitnet_studio.bench.machine import _from_cpuinfo, cpu_model
 from bitnet_studio.bench.timing import BenchCancelled, Budget, time_calls
 
 FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -27,7 +28,12 @@ FIELDS: dict[str, type | tuple[type, ...]] = {
     "weight_bytes": int,
     "weight_gbps": (int, float),
     "bandwidth_gbps": (int, float),
+    "path": str,
+    "best_us": (int, float),
 }
+
+
+OURS = ("ternary", "ternary-b3", "f16", "f32")
 
 
 def expected_weight_bytes(backend: str, rows: int, cols: int) -> int:
@@ -45,6 +51,11 @@ def test_quick_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert kernels.get_threads() == threads_before
     text = capsys.readouterr().out
     assert "streaming read" in text and "ratios" in text
+    assert f"cpu: {cpu_model()}" in text
+    assert f"kernel path: {kernels.active_path()}" in text
+    assert "summary, threads=" in text and "% roof" in text and "b64 speed-up/tok" in text
+    assert "median of 3:" in text
+    assert "machine load " in text and "at start" in text
 
     records = json.loads(out.read_text())
     assert isinstance(records, list) and records
@@ -54,8 +65,10 @@ def test_quick_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str])
             assert isinstance(r[key], typ), (key, r[key])
         assert r["op"] == ("gemv" if r["batch"] == 1 else "gemm")
         assert r["threads"] == threads_before
+        assert r["path"] == (kernels.active_path() if r["backend"] in OURS else "")
         assert r["weight_bytes"] == expected_weight_bytes(r["backend"], r["rows"], r["cols"])
         assert r["median_us"] > 0 and r["bandwidth_gbps"] > 0
+        assert 0 < r["best_us"] <= r["median_us"]
         gbps = r["weight_bytes"] / (r["median_us"] * 1e-6) / 1e9
         assert r["weight_gbps"] == pytest.approx(gbps, rel=1e-6)
 
@@ -78,8 +91,52 @@ def test_filters_and_thread_list(tmp_path: Path) -> None:
     assert {(r["rows"], r["cols"], r["batch"]) for r in records} == {(576, 576, 1)}
 
 
+@pytest.mark.parametrize("path", kernels.available_paths())
+def test_path_flag_runs_that_path(
+    path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = kernels.active_path()
+    out = tmp_path / "k.json"
+    argv = ["bench", "kernels", "--quick", "--path", path, "--backends", "ternary"]
+    assert cli.main([*argv, "--json", str(out)]) == 0
+    assert kernels.active_path() == before  # restored
+    assert f"kernel path: {path} " in capsys.readouterr().out
+    assert {r["path"] for r in json.loads(out.read_text())} == {path}
+
+
+def test_cpu_model_parsing() -> None:
+    text = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Some CPU @ 2.0GHz\n"
+    assert _from_cpuinfo(text) == "Some CPU @ 2.0GHz"
+    assert _from_cpuinfo("processor : 0\n") == ""
+    assert cpu_model()
+
+
+def test_roof_has_median_and_spread() -> None:
+    bw = measure_roof(threads=1, nbytes=16 << 20, samples=3, chunk=1 << 20)
+    assert len(bw.samples) == 3 and list(bw.samples) == sorted(bw.samples)
+    assert bw.gbps == pytest.approx(bw.samples[1], rel=1e-2)
+    assert bw.seconds == pytest.approx(bw.nbytes / (bw.gbps * 1e9))
+    times = _kernels.read_chunk_times(aligned_buffer(1 << 20), 2, 1 << 18, 0)
+    assert len(times) == 4 and all(t > 0 for t in times)
+    with pytest.raises(ValueError):
+        _kernels.read_chunk_times(aligned_buffer(1 << 20), 1, 2 << 20, 0)  # chunk > buffer
+    lo, hi = bw.spread
+    assert lo <= bw.gbps <= hi
+    with pytest.raises(ValueError):
+        measure_roof(threads=1, nbytes=16 << 20, samples=0)
+    with pytest.raises(ValueError):
+        _kernels.read_bandwidth(aligned_buffer(4096), 1, 1, 2 << 20)  # prefetch > 1 MiB
+
+
 @pytest.mark.parametrize(
-    "flag", [["--threads", "0"], ["--backends", "nope"], ["--shapes", "llama"], ["--batch", "x"]]
+    "flag",
+    [
+        ["--threads", "0"],
+        ["--backends", "nope"],
+        ["--shapes", "llama"],
+        ["--batch", "x"],
+        ["--path", "sse9"],
+    ],
 )
 def test_bad_flags(flag: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["bench", "kernels", "--quick", *flag]) == 2

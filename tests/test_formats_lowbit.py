@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bitnet_studio.cli import main
+from bitnet_studio.engine.torch_backend import TorchBackend
 from bitnet_studio.errors import StudioError
 from bitnet_studio.formats import load_model, write_gguf
 from bitnet_studio.formats.gguf_parse import open_gguf
@@ -21,7 +23,7 @@ WIDE = dict(hidden_size=256, intermediate_size=512, n_heads=4, n_kv_heads=2, hea
 
 
 def _binary_model(arch: str = "llama", per_block: bool = False, seed: int = 3) -> ModelWeights:
-    m = random_model(tiny_config(arch, **WIDE), seed=seed)  # type: ignore[arg-type]
+    m = random_model(tiny_config(arch, **WIDE), seed=seed, ternary=False)  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
     for name in m.linear_names():
         if name == "lm_head":
@@ -38,7 +40,7 @@ def _binary_model(arch: str = "llama", per_block: bool = False, seed: int = 3) -
     return m
 
 
-@pytest.mark.parametrize("arch", ["llama", "qwen3"])
+@pytest.mark.parametrize("arch", ["llama", "qwen3", "bitnet-b1.58"])
 @pytest.mark.parametrize("per_block", [False, True])
 def test_q1_0_round_trip_is_exact(tmp_path: Path, arch: str, per_block: bool) -> None:
     m = _binary_model(arch, per_block)
@@ -47,6 +49,7 @@ def test_q1_0_round_trip_is_exact(tmp_path: Path, arch: str, per_block: bool) ->
     assert report.notes[-1] == "1-bit: 14 of 14 linears stored as Q1_0"
     back = load_model(path)
     assert back.config.arch == arch and back.config.qk_norm == (arch == "qwen3")
+    assert back.config.hidden_act == m.config.hidden_act
     for name in m.linear_names():
         a, b = m.tensors[name], back.tensors[name]
         if isinstance(a, BinaryTensor):
@@ -54,6 +57,8 @@ def test_q1_0_round_trip_is_exact(tmp_path: Path, arch: str, per_block: bool) ->
             np.testing.assert_array_equal(b.signs, a.signs)
             np.testing.assert_array_equal(b.scale, a.scale)  # (1,) stays (1,)
             assert back.tensor_types[name] == "Q1_0"
+    logits = TorchBackend().load(back).prefill([1, 2, 3])  # the torch backend runs 1-bit linears
+    assert np.all(np.isfinite(logits))
     if arch == "qwen3":
         np.testing.assert_array_equal(
             back.tensors["layers.1.self_attn.k_norm"], m.tensors["layers.1.self_attn.k_norm"]
@@ -76,6 +81,18 @@ def test_convert_to_q1_0_one_summary_line(tmp_path: Path, capsys: pytest.Capture
     assert isinstance(m.tensors["layers.0.mlp.up_proj"], BinaryTensor)
     assert m.tensor_types["layers.0.mlp.down_proj"] == "F16"
     assert m.tensors["layers.0.mlp.up_proj"].scale.shape == (1,)
+
+
+def test_q1_0_file_on_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "q1.gguf"
+    write_gguf(_binary_model("qwen3"), path, "q1_0")
+    assert main(["inspect", "--model", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "architecture: qwen3" in out and "1-bit linears: 14/14" in out
+    argv = ["generate", "--model", str(path), "--backend", "torch", "--prompt", "the cat"]
+    assert main([*argv, "--raw", "--greedy", "--max-tokens", "8", "--json"]) == 0
+    ids = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["ids"]
+    assert len(ids) == 8
 
 
 def test_q2_0_round_trip_into_ternary(tmp_path: Path) -> None:
@@ -142,3 +159,34 @@ def test_lowbit_row_not_whole_blocks_refused(tmp_path: Path, type_id: int) -> No
     path.write_bytes(bytes(raw))
     with pytest.raises(StudioError, match=r"row of 200 is not whole Q[12]_0 blocks"):
         load_model(path)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN scales in corrupt blocks
+@pytest.mark.parametrize("dtype", ["q1_0", "q2_0"])
+def test_mutated_lowbit_files_load_or_fail_cleanly(tmp_path: Path, dtype: str) -> None:
+    """Flipped header bytes and truncations: a StudioError or a model, never another
+    exception (the error reaches the user as ``error: <file>: ...``)."""
+    src = tmp_path / "m.gguf"
+    m = _binary_model() if dtype == "q1_0" else random_model(tiny_config("bitnet-b1.58", **WIDE))
+    write_gguf(m, src, dtype)  # type: ignore[arg-type]
+    data = src.read_bytes()
+    f = open_gguf(src)
+    header_end = f.data_start
+    rng = np.random.default_rng(11)
+    bad = tmp_path / "bad.gguf"
+    refused = 0
+    for i in range(60):
+        buf = bytearray(data)
+        if i % 3 == 2:
+            buf = buf[: int(rng.integers(24, len(buf)))]
+        else:
+            for _ in range(1 + i % 4):
+                at = int(rng.integers(4, header_end))
+                buf[at] = int(rng.integers(0, 256))
+        bad.write_bytes(bytes(buf))
+        try:
+            load_model(bad)
+        except StudioError as e:
+            assert str(e).startswith(f"{bad}: ")
+            refused += 1
+    assert refused >= 20

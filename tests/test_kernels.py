@@ -92,6 +92,35 @@ def test_i32_large_batch(kernel_path: str, layout: str) -> None:
         _check_i32(w, xq, layout, kernel_path)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("n_threads", (1, 2))
+def test_i32_every_batch_1_to_70(
+    kernel_path: str, layout: str, n_threads: int, threads: Any
+) -> None:
+    """Every batch size from 1 to 70: the GEMV, the small-batch tiles, the prefill GEMM and
+    every remainder of its token and row tiles, on shapes that are not a multiple of any
+    block, row group or tile, at 1 and 2 threads (the drivers split rows into tasks)."""
+    threads(n_threads)
+    rng = _rng("batches", layout, n_threads)
+    for rows, cols in ((37, 300), (7, 1000), (18, 161)):
+        w = _ternary(rng, rows, cols)
+        xq_all = rng.integers(-128, 128, size=(70, cols), dtype=np.int8)
+        for batch in range(1, 71):
+            _check_i32(w, xq_all[:batch], layout, kernel_path)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_i32_int16_bounds_on_long_rows(kernel_path: str, layout: str) -> None:
+    """The largest products the int16 stages can meet: all weights +1 or -1 against -128
+    and 127 over long rows (many int16 segments), at batch 1, 5 and 64."""
+    cols = 6912
+    for wv in (1, -1):
+        w = np.full((6, cols), wv, np.int8)
+        for xv in (-128, 127):
+            for batch in (1, 5, 64):
+                _check_i32(w, np.full((batch, cols), xv, np.int8), layout, kernel_path)
+
+
 def _weight_patterns(rows: int, cols: int) -> dict[str, np.ndarray]:
     alt = np.where(np.arange(cols) % 2 == 0, 1, -1).astype(np.int8)
     return {
@@ -388,3 +417,36 @@ def test_torch_tensors_are_accepted_without_copies(kernel_path: str) -> None:
     np.testing.assert_array_equal(y16, kernels.f16_gemm(wf.half().numpy(), x, path=kernel_path))
     y32 = kernels.f32_gemm(wf, torch.from_numpy(x[0]), path=kernel_path)
     np.testing.assert_array_equal(y32, kernels.f32_gemm(wf.numpy(), x[0], path=kernel_path))
+
+
+_NO_AMX_SCRIPT = """
+import numpy as np
+from bitnet_studio import kernels
+rng = np.random.default_rng(7)
+for layout in kernels.LAYOUTS:
+    for rows, cols in ((37, 300), (18, 1000)):
+        w = rng.integers(-1, 2, size=(rows, cols), dtype=np.int8)
+        p = kernels.pack_ternary(w, 1.0, layout)
+        for batch in (16, 17, 33, 64, 70):
+            xq = np.zeros((batch, kernels.padded_cols(layout, cols)), np.int8)
+            xq[:, :cols] = rng.integers(-128, 128, size=(batch, cols), dtype=np.int8)
+            got = kernels.ternary_matmul_i32(p, xq, "avx512")
+            ref = xq[:, :cols].astype(np.int64) @ w.astype(np.int64).T
+            assert np.array_equal(got, ref), (layout, rows, cols, batch)
+print("ok")
+"""
+
+
+@pytest.mark.skipif("avx512" not in kernels.available_paths(), reason="no AVX-512 path here")
+def test_avx512_gemm_exact_with_amx_turned_off() -> None:
+    """From 16 tokens on the AVX-512 path uses AMX tiles where the CPU and OS allow them;
+    BITNET_STUDIO_AMX=0 keeps the VNNI panel kernel, which must be exact as well."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, BITNET_STUDIO_AMX="0")
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_AMX_SCRIPT], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -20,7 +20,7 @@ import torch
 from bitnet_studio.engine.llamacpp_backend import LlamaCppBackend
 from bitnet_studio.engine.native_backend import NativeBackend
 from bitnet_studio.engine.torch_backend import TorchBackend
-from bitnet_studio.engine.torch_model import TernaryLinear
+from bitnet_studio.engine.torch_model import BinaryLinear
 from tests.lowbit_fixtures import lock_step, lowbit_file, native_binary, rel_err
 
 pytest.importorskip("llama_cpp")
@@ -33,8 +33,9 @@ class Q8_0Linear:
     """Dense weights times activations rounded as llama.cpp's quantize_row_q8_0 does:
     per 32 elements d = amax / 127, q = round(x / d), value q * fp16(d)."""
 
-    def __init__(self, lin: TernaryLinear) -> None:
-        self.w = lin.codes.to(torch.float32) * lin.scale
+    def __init__(self, lin: BinaryLinear) -> None:
+        assert isinstance(lin, BinaryLinear) and lin.scale.dim() == 0  # our export: one beta
+        self.w = lin.signs.to(torch.float32) * lin.scale
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         n, k = x.shape

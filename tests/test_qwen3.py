@@ -12,14 +12,14 @@ import torch
 from bitnet_studio.engine.native_backend import NativeBackend
 from bitnet_studio.engine.torch_backend import TorchBackend
 from bitnet_studio.engine.torch_model import TorchModel
-from bitnet_studio.models.weights import BinaryTensor, ModelWeights
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
 from tests.lowbit_fixtures import PROMPT, lock_step, lowbit_file, native_binary, rel_err
 
 
 def _fp32(m: ModelWeights) -> ModelWeights:
     """The torch reference on the weights the native side holds (fp16 matrices as float32)."""
     t = {
-        n: v if isinstance(v, BinaryTensor) else np.asarray(v, np.float32)
+        n: v if isinstance(v, BinaryTensor | TernaryTensor) else np.asarray(v, np.float32)
         for n, v in m.tensors.items()
     }
     return ModelWeights(config=m.config, tensors=t, tokenizer=m.tokenizer, source=m.source)
@@ -85,3 +85,27 @@ def test_torch_runs_q1_0_qwen3_with_binary_linears(tmp_path: Path) -> None:
     logits = s.prefill(PROMPT)
     assert logits.shape == (len(PROMPT), m.config.vocab_size) and np.all(np.isfinite(logits))
     assert s.memory()["mlp"] == 2 * 3 * (512 * 256) + 2 * 3 * 4  # int8 signs + one scale each
+
+
+def test_native_matches_torch_on_q2_0_qwen3(tmp_path: Path) -> None:
+    """Ternary Bonsai's layout: Q2_0 linears read as TernaryTensor run on the native kernels."""
+    m = lowbit_file(tmp_path, "qwen3", "q2_0", seed=2)
+    assert m.tensor_types["layers.0.self_attn.q_proj"] == "Q2_0"
+    nat = NativeBackend().load(m, threads=2)
+    ref = TorchBackend().load(_fp32(m))
+    picks, history = lock_step([nat, ref], steps=32)
+    assert picks[0] == picks[1]
+    assert max(rel_err(h[0], h[1]) for h in history) < 1e-4
+
+
+def test_llama_cpp_reads_our_q2_0_qwen3(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    from bitnet_studio.engine.llamacpp_backend import LlamaCppBackend
+
+    m = lowbit_file(tmp_path, "qwen3", "q2_0", seed=2)
+    lc = LlamaCppBackend(n_ctx=128).load(m, threads=2)
+    ref = TorchBackend().load(_fp32(m))
+    picks, history = lock_step([lc, ref], steps=24)
+    lc.close()
+    assert picks[0] == picks[1] and len(set(picks[0])) >= 6
+    assert max(rel_err(h[0], h[1]) for h in history) < 0.03  # Q8_0 vs per-token int8

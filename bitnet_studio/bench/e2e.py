@@ -18,7 +18,10 @@ from pathlib import Path
 
 from bitnet_studio.bench.e2e_models import MODELS
 from bitnet_studio.bench.e2e_run import CASES, E2EConfig, E2EResult, quick_config, run_e2e_bench
+from bitnet_studio.bench.e2e_turns import run_turns, turn_lines
+from bitnet_studio.bench.machine import describe_machine
 from bitnet_studio.bench.output import json_path, print_progress, write_records
+from bitnet_studio.bench.rss_load import rss_lines
 from bitnet_studio.errors import StudioError
 
 
@@ -57,6 +60,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="where GGUF files for llama.cpp are kept (~/.cache/bitnet-studio/bench)",
     )
     p.add_argument("--quick", action="store_true", help="tiny random models only (for tests)")
+    p.add_argument(
+        "--turns",
+        type=int,
+        default=0,
+        metavar="T",
+        help="also time T chat turns per real model (native fp16, TTFT with and without KV reuse)",
+    )
+    p.add_argument("--kv-f16", action="store_true", help="native rows and turns: fp16 KV cache")
+    p.add_argument(
+        "--rss",
+        action="store_true",
+        help="also report resident memory step by step when loading each model's TQ2_0 GGUF",
+    )
 
 
 def _ints(text: str, flag: str) -> list[int]:
@@ -145,9 +161,11 @@ def _cells(rec: dict) -> dict[str, str]:
 
 def table_lines(result: E2EResult) -> list[str]:
     """The records as a text table, grouped by model then thread count, with notes."""
-    lines = []
+    lines = [describe_machine(result.machine)] if result.machine else []
     for t, bw in result.bandwidth.items():
-        lines.append(f"DRAM read bandwidth, {t} thread(s): {bw.gbps:.2f} GB/s")
+        bws = result.samples.get(t)
+        detail = bws.describe() if bws is not None else f"{bw.gbps:.2f} GB/s"
+        lines.append(f"DRAM read bandwidth, {t} thread(s): {detail}")
     recs = [dataclasses.asdict(r) for r in result.records]
     order = {m.label: i for i, m in enumerate(MODELS.values())}
     recs.sort(key=lambda r: (order.get(r["model"], 99), r["threads"], list(CASES).index(r["case"])))
@@ -170,7 +188,8 @@ def table_lines(result: E2EResult) -> list[str]:
         worst = max(r["sampler_ms"] for r in recs)
         notes.append(
             f"decode t/s includes the generate() loop's sampling (up to {worst:.1f} ms/token, "
-            "measured alone); net t/s takes it out; GB/s and % DRAM use decode t/s"
+            "measured alone); net t/s takes it out; GB/s and % DRAM use decode t/s; % DRAM is "
+            "of the median bandwidth sample at the row's thread count (the roof)"
         )
     notes += [f"not measured: {s}" for s in result.skipped]
     if notes:
@@ -181,8 +200,26 @@ def table_lines(result: E2EResult) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     out_path = json_path(args.json)
+    if args.turns < 0:
+        raise StudioError("--turns", "must be 0 or more")
+    cfg.kv_f16 = bool(args.kv_f16)
     result = run_e2e_bench(cfg, progress=print_progress)
     for line in table_lines(result):
         print(line)
+    for model in cfg.models if args.turns else []:
+        if not MODELS[model].text_prompt:  # random weights: their answers are noise
+            continue
+        for t in cfg.threads:
+            print()
+            for line in turn_lines(
+                run_turns(model, args.turns, t, kv_f16=cfg.kv_f16, cache_dir=cfg.cache_dir)
+            ):
+                print(line)
+    for model in cfg.models if args.rss else []:
+        if model == "smollm2":  # 576-wide rows: its TQ2_0 file is mostly F16 (not ternary)
+            continue
+        print()
+        for line in rss_lines(model, cfg.cache_dir, cfg.kv_f16):
+            print(line)
     write_records(out_path, result.records)
     return 0 if result.records or not cfg.backends else 1

@@ -7,8 +7,9 @@
   llama architecture (SiLU, no sub-norms) so that upstream llama.cpp runs it too; the shape,
   and so the bytes read per token, is 2B4T's. Built memory-frugally: ternary codes come as
   int8 straight from a seeded generator, fp16 linears are drawn one tensor at a time, and
-  no float32 copy of the whole model ever exists. Its fp16 form is read back from the
-  cached F16 GGUF (memory-mapped), so the 4.8 GB is generated once per machine.
+  no float32 copy of the whole model ever exists. Both forms are read back from the cached
+  GGUFs (memory-mapped F16, packed TQ2_0), so they are generated once per machine and our
+  backends read the same file llama.cpp does.
 * ``tiny``: a small random pair (``--quick``, tests).
 
 GGUF files for llama.cpp are written once into a cache folder, keyed by model, form and a
@@ -165,12 +166,11 @@ def random_weights(cfg: ModelConfig, form: Form, seed: int = 0) -> ModelWeights:
 
 
 def _load_2b4t(form: Form, cache_dir: Path) -> ModelWeights:
-    if form == "fp16":
-        # The cached F16 GGUF, memory-mapped: no 4.8 GB of anonymous memory per load.
-        from bitnet_studio.formats import load_model
+    # The cached GGUF (the very file llama.cpp reads), memory-mapped: F16 linears are views,
+    # TQ2_0 linears stay packed -- no 4.8 GB (fp16) or 2 GB (int8 codes) of anonymous memory.
+    from bitnet_studio.formats import load_model
 
-        return load_model(ensure_gguf(MODELS["2b4t"], "f16", cache_dir))
-    return random_weights(config_2b4t(), "ternary", seed=2)
+    return load_model(ensure_gguf(MODELS["2b4t"], "f16" if form == "fp16" else "tq2_0", cache_dir))
 
 
 def _load_tiny(form: Form, cache_dir: Path) -> ModelWeights:
@@ -214,8 +214,9 @@ def ensure_gguf(model: BenchModel, gguf_type: str, cache_dir: Path) -> Path:
     if path.is_file():
         return path
     cache_dir.mkdir(parents=True, exist_ok=True)
-    if model.key == "2b4t" and gguf_type == "f16":
-        weights = random_weights(config_2b4t(), "fp16", seed=2)
+    if model.key == "2b4t":  # generated here (its load() reads these files)
+        form: Form = "ternary" if gguf_type.startswith("tq") else "fp16"
+        weights = random_weights(config_2b4t(), form, seed=2)
     else:
         weights = model.load("ternary" if gguf_type.startswith("tq") else "fp16", cache_dir)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")

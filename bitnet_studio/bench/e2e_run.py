@@ -28,7 +28,7 @@ from typing import Any, cast
 import numpy as np
 import psutil
 
-from bitnet_studio.bench.bandwidth import Bandwidth, measure_read_bandwidth
+from bitnet_studio.bench.bandwidth import Bandwidth, BandwidthSamples, sample_read_bandwidth
 from bitnet_studio.bench.e2e_models import (
     MODELS,
     BenchModel,
@@ -38,6 +38,7 @@ from bitnet_studio.bench.e2e_models import (
     ensure_gguf,
 )
 from bitnet_studio.bench.e2e_storage import Storage, gguf_storage, session_storage
+from bitnet_studio.bench.machine import machine_info
 from bitnet_studio.bench.timing import BenchCancelled, CancelFn, ProgressFn
 from bitnet_studio.engine.generate import generate_all
 from bitnet_studio.engine.sampling import Sampler, SamplingParams
@@ -65,6 +66,7 @@ CASES: dict[str, Case] = {
         Case("native-ternary", "native", "ternary", "I2"),
         # Our best configuration: with an F16 head the head is the largest single read.
         Case("native-ternary-i8head", "native", "ternary", "I2", head="i8"),
+        Case("native-ternary-q4head", "native", "ternary", "I2", head="q4"),
         Case("native-fp16", "native", "fp16", "F16"),
         Case("torch-fp32", "torch", "fp16", "F32"),
         Case("llamacpp-f16", "llamacpp", "fp16", "F16", gguf="f16"),
@@ -83,7 +85,9 @@ class E2EConfig:
     repeats: int = 1  # runs per row; the one with the best decode tokens/s is kept
     cache_dir: Path | None = None  # None: default_cache_dir()
     bandwidth_bytes: int | None = None  # None: measure_read_bandwidth's default
-    bandwidth_repeats: int = 8
+    bandwidth_repeats: int = 3  # passes per sample (the best is the sample)
+    bandwidth_samples: int = 5  # separate samples: median and spread are reported
+    kv_f16: bool = False  # native sessions keep their KV cache in fp16
     warmup: bool = True
 
 
@@ -96,6 +100,7 @@ def quick_config() -> E2EConfig:
         new_tokens=4,
         bandwidth_bytes=16 * MIB,
         bandwidth_repeats=2,
+        bandwidth_samples=3,
         warmup=False,
     )
 
@@ -127,14 +132,22 @@ class E2ERecord:
     decode_tps_net: float = 0.0  # decode_tps with sampler_ms taken out of each token
     load_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    # the machine and the bandwidth behind dram_gbps (its median), measured in the same run
+    cpu_model: str = ""
+    simd_path: str = ""
+    dram_gbps_min: float = 0.0
+    dram_gbps_max: float = 0.0
+    dram_samples: list[float] = field(default_factory=list)
 
 
 @dataclass
 class E2EResult:
     records: list[E2ERecord]
-    bandwidth: dict[int, Bandwidth]
+    bandwidth: dict[int, Bandwidth]  # the median sample, by thread count
     skipped: list[str]  # "model / case: why"
     notes: list[str]  # per model
+    samples: dict[int, BandwidthSamples] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
 
 
 class _NoText:
@@ -179,18 +192,22 @@ class _BenchSession:
 
 
 def _sampler_ms(vocab: int, params: SamplingParams) -> float:
+    """Median time of one ``Sampler.sample`` on random logits (after a warm-up call)."""
     logits = np.random.default_rng(0).standard_normal(vocab).astype(np.float32)
     sampler = Sampler(params)
-    t0 = time.perf_counter()
-    for _ in range(5):
+    sampler.sample(logits, [1, 2, 3])
+    times = []
+    for _ in range(21):
+        t0 = time.perf_counter()
         sampler.sample(logits, [1, 2, 3])
-    return (time.perf_counter() - t0) / 5 * 1000.0
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) * 1000.0
 
 
 # --- the run ----------------------------------------------------------------------------------
 
 
-def _load_session(case: Case, weights: Any, threads: int, n_ctx: int) -> Any:
+def _load_session(case: Case, weights: Any, threads: int, n_ctx: int, kv_f16: bool = False) -> Any:
     from bitnet_studio.engine.registry import make_backend
 
     if case.backend == "llamacpp":
@@ -200,7 +217,12 @@ def _load_session(case: Case, weights: Any, threads: int, n_ctx: int) -> Any:
     if case.backend == "native":
         from bitnet_studio.engine.native_backend import NativeBackend
 
-        backend = NativeBackend(weight_dtype="f16", head_dtype=case.head, n_ctx=n_ctx)  # type: ignore[arg-type]
+        backend = NativeBackend(
+            weight_dtype="f16",
+            head_dtype=case.head,  # type: ignore[arg-type]
+            n_ctx=n_ctx,
+            kv_f16=kv_f16,
+        )
         return backend.load(weights, threads=threads)
     return make_backend(case.backend).load(weights, threads=threads)
 
@@ -240,7 +262,7 @@ class _Cancel(Exception):
 def _torch_fits(weights: ModelWeights) -> tuple[bool, str]:
     need = 0
     for t in weights.tensors.values():
-        need += (t.codes.size if hasattr(t, "codes") else np.size(t)) * 4
+        need += int(np.prod(t.shape)) * 4
     avail = psutil.virtual_memory().available
     ok = avail > need * 1.25 + (1 << 30)
     return ok, f"float32 copy {need / 1e9:.1f} GB vs {avail / 1e9:.1f} GB available"
@@ -306,11 +328,17 @@ def run_e2e_bench(
             raise BenchCancelled(records)
         report(n_done, total, message)
 
+    result.machine = machine_info()
     for t in cfg.threads:
         step(f"DRAM read bandwidth, {t} thread(s)")
-        result.bandwidth[t] = measure_read_bandwidth(
-            threads=t, nbytes=cfg.bandwidth_bytes, repeats=cfg.bandwidth_repeats
+        bws = sample_read_bandwidth(
+            threads=t,
+            nbytes=cfg.bandwidth_bytes,
+            samples=cfg.bandwidth_samples,
+            repeats=cfg.bandwidth_repeats,
         )
+        result.samples[t] = bws
+        result.bandwidth[t] = bws.as_bandwidth()
         n_done += 1
 
     for model in models:
@@ -337,7 +365,7 @@ def run_e2e_bench(
                         session = None
                         gc.collect()
                     if session is None:
-                        session = _load_session(case, weights, t, n_ctx)
+                        session = _load_session(case, weights, t, n_ctx, cfg.kv_f16)
                         _drop_copied(case, weights)
                     _set_threads(case, session, t)
                     load_s = time.perf_counter() - t0
@@ -348,6 +376,7 @@ def run_e2e_bench(
                     done = _measure(session, prompt, n_new, cfg.repeats, cfg.warmup, is_cancelled)
                     rec = _record(model, case, t, done, storage, result.bandwidth[t], sampler_ms)
                     rec.load_s = round(load_s, 3)
+                    _add_machine(rec, result, t)
                     records.append(rec)
                     n_done += 1
             except _Cancel:
@@ -364,6 +393,16 @@ def run_e2e_bench(
                 n_done = max(n_done, done_at(models, cases, cfg, model, case))
     report(total, total, "done")
     return result
+
+
+def _add_machine(rec: E2ERecord, result: E2EResult, threads: int) -> None:
+    rec.cpu_model = str(result.machine.get("cpu_model", ""))
+    rec.simd_path = str(result.machine.get("simd_path", ""))
+    bws = result.samples.get(threads)
+    if bws is not None:
+        rec.dram_gbps_min = round(bws.low, 3)
+        rec.dram_gbps_max = round(bws.high, 3)
+        rec.dram_samples = [round(g, 3) for g in bws.samples]
 
 
 def done_at(

@@ -1,8 +1,9 @@
 """The kernel benchmark's core: plain functions, a progress callback and a cancel check.
 
-For every thread count, the streaming read bandwidth is measured first; then, per shape
-and backend, the weights are replicated into copies totalling ``cold_bytes`` and each
-batch size is timed in two regimes:
+For every thread count, the streaming read roof is measured first (median and spread
+of ``bandwidth_samples`` samples, see :func:`~bitnet_studio.bench.bandwidth.measure_roof`);
+then, per shape and backend, the weights are replicated into copies totalling
+``cold_bytes`` and each batch size is timed in two regimes:
 
 * cold (decode-like): call i reads copy i mod N, so its weights come from memory;
 * warm: copy 0 again and again, so its weights stay in cache when they fit.
@@ -21,7 +22,8 @@ import numpy as np
 
 from bitnet_studio import kernels
 from bitnet_studio.bench.backends import BACKENDS, replicate, weight_bytes
-from bitnet_studio.bench.bandwidth import Bandwidth, default_stream_bytes, measure_read_bandwidth
+from bitnet_studio.bench.bandwidth import Bandwidth, default_stream_bytes, measure_roof
+from bitnet_studio.bench.machine import cpu_model, load_average
 from bitnet_studio.bench.timing import (
     BenchCancelled,
     Budget,
@@ -32,6 +34,7 @@ from bitnet_studio.bench.timing import (
 )
 
 REGIMES = ("cold", "warm")
+OUR_BACKENDS = ("ternary", "ternary-b3", "f16", "f32")  # run on our SIMD path
 BATCHES = (1, 64)
 
 
@@ -73,7 +76,9 @@ class Record:
     median_us: float
     weight_bytes: int
     weight_gbps: float  # weight_bytes / median time, 1e9 bytes/s
-    bandwidth_gbps: float  # measured streaming read bandwidth at this thread count
+    bandwidth_gbps: float  # measured streaming read bandwidth at this thread count (median)
+    path: str = ""  # the SIMD path our kernels ran on
+    best_us: float = 0.0  # fastest call: on a busy machine long calls' medians include preemption
 
 
 @dataclass
@@ -87,6 +92,8 @@ class KernelBenchConfig:
     bandwidth_bytes: int = field(default_factory=default_stream_bytes)
     budget: Budget = field(default_factory=Budget)
     seed: int = 0
+    path: str | None = None  # SIMD path for our kernels; None: the active one
+    bandwidth_samples: int = 3
 
 
 def quick_config() -> KernelBenchConfig:
@@ -104,6 +111,9 @@ def quick_config() -> KernelBenchConfig:
 class KernelBenchResult:
     records: list[Record]
     bandwidth: dict[int, Bandwidth]  # by thread count
+    cpu: str = ""
+    path: str = ""
+    load: tuple[float | None, float | None] = (None, None)  # 1-min load at start, end
 
 
 def _check_config(cfg: KernelBenchConfig) -> None:
@@ -117,6 +127,13 @@ def _check_config(cfg: KernelBenchConfig) -> None:
         raise ValueError("batch sizes must be positive")
     if any(t is not None and t < 1 for t in cfg.threads):
         raise ValueError("thread counts must be positive")
+    if cfg.path is not None and cfg.path not in ("auto", *kernels.available_paths()):
+        raise ValueError(
+            f"kernel path {cfg.path!r} is not available here; choose from "
+            f"{kernels.available_paths()}"
+        )
+    if cfg.bandwidth_samples < 1:
+        raise ValueError("bandwidth_samples must be at least 1")
 
 
 def _set_threads(n: int, torch_mod: Any) -> None:
@@ -140,9 +157,10 @@ def run_kernel_bench(
         torch_mod = torch
     saved_k = kernels.get_threads()
     saved_t = torch_mod.get_num_threads() if torch_mod is not None else 0
+    saved_path = kernels.active_path()
     per_thread = 1 + len(cfg.shapes) * len(cfg.backends) * len(cfg.batches) * len(cfg.regimes)
     total = per_thread * len(cfg.threads)
-    result = KernelBenchResult([], {})
+    result = KernelBenchResult([], {}, cpu=cpu_model(), load=(load_average(), None))
     done = 0
 
     def step(message: str) -> None:
@@ -153,14 +171,18 @@ def run_kernel_bench(
 
     cancelled = False  # raised after the except block, so no frame (and no copy) outlives it
     try:
+        if cfg.path is not None:
+            kernels.set_path(cfg.path)
+        result.path = kernels.active_path()
         for req in cfg.threads:
             threads = saved_k if req is None else int(req)
             _set_threads(threads, torch_mod)
             if cancel is not None and cancel():
                 raise BenchCancelled()
-            bw = measure_read_bandwidth(threads, cfg.bandwidth_bytes)
+            bw = measure_roof(threads, cfg.bandwidth_bytes, cfg.bandwidth_samples)
             result.bandwidth[threads] = bw
-            step(f"read bandwidth, {threads} thread(s): {bw.gbps:.1f} GB/s")
+            lo, hi = bw.spread
+            step(f"read bandwidth, {threads} thread(s): {bw.gbps:.1f} GB/s ({lo:.1f}-{hi:.1f})")
             for shape in cfg.shapes:
                 for name in cfg.backends:
                     _bench_backend(cfg, name, shape, bw, result.records, step, cancel)
@@ -168,6 +190,8 @@ def run_kernel_bench(
         cancelled = True
     finally:
         kernels.set_threads(saved_k)
+        kernels.set_path(saved_path)
+        result.load = (result.load[0], load_average())
         if torch_mod is not None:
             torch_mod.set_num_threads(saved_t)
     if cancelled:
@@ -201,7 +225,8 @@ def _bench_backend(
                 raise BenchCancelled()
             used = copies if regime == "cold" else copies[:1]
             calls = [backend.bind(c, x, shape.rows, shape.cols) for c in used]
-            us = median_us(time_calls(calls, cfg.budget, cancel))
+            times = time_calls(calls, cfg.budget, cancel)
+            us = median_us(times)
             del calls
             gbps = nbytes / (us * 1e-6) / 1e9
             out.append(
@@ -217,6 +242,8 @@ def _bench_backend(
                     weight_bytes=nbytes,
                     weight_gbps=gbps,
                     bandwidth_gbps=bw.gbps,
+                    path=kernels.active_path() if name in OUR_BACKENDS else "",
+                    best_us=min(times) * 1e6,
                 )
             )
             step(f"{shape.name} {name} batch {batch} {regime}: {us:.1f} us, {gbps:.1f} GB/s")

@@ -1,8 +1,11 @@
 """``bitnet-studio bench kernels``: ternary / fp16 / fp32 kernels against torch, cold and warm.
 
-Prints a timing table and a ratio table per thread count on stdout (progress on stderr
-when it is a terminal); ``--json FILE`` writes the list of records (see
-:class:`bitnet_studio.bench.kernel_bench.Record`).
+Prints the CPU model and the SIMD path, then per thread count a timing table, a ratio
+table and a summary of our ternary kernels (cold batch 1 against the streaming read roof
+measured in the same run, median and spread; batch-64 speed-up per token) on stdout
+(progress on stderr when it is a terminal); ``--json FILE`` writes the list of records
+(see :class:`bitnet_studio.bench.kernel_bench.Record`). ``--path`` (or
+BITNET_STUDIO_KERNEL_PATH) picks the SIMD path, e.g. ``avx2`` on an AVX-512 machine.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from bitnet_studio import kernels
 from bitnet_studio.bench import report
 from bitnet_studio.bench.backends import BACKENDS
 from bitnet_studio.bench.kernel_bench import (
@@ -19,6 +23,7 @@ from bitnet_studio.bench.kernel_bench import (
     quick_config,
     run_kernel_bench,
 )
+from bitnet_studio.bench.machine import load_text
 from bitnet_studio.bench.output import json_path, print_progress, write_records
 from bitnet_studio.errors import StudioError
 
@@ -47,6 +52,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"comma list of {', '.join(BACKENDS)} (default: all)",
     )
     p.add_argument("--batch", default=None, metavar="N[,N...]", help="batch sizes (default 1,64)")
+    p.add_argument(
+        "--path",
+        default=None,
+        metavar="NAME",
+        help="SIMD path of our kernels: auto, scalar, avx2, avx512, neon (default: the active "
+        "one, which BITNET_STUDIO_KERNEL_PATH can force)",
+    )
     p.add_argument(
         "--seconds",
         type=float,
@@ -98,6 +110,14 @@ def config_from_args(args: argparse.Namespace) -> KernelBenchConfig:
         cfg.backends = names
     if args.batch:
         cfg.batches = _ints(args.batch, "--batch")
+    if args.path is not None:
+        name = str(args.path).strip().lower()
+        if name not in ("auto", *kernels.available_paths()):
+            raise StudioError(
+                "--path",
+                f"kernel path {name!r} is not available here ({kernels.available_paths()})",
+            )
+        cfg.path = name
     if args.seconds is not None:
         if args.seconds <= 0:
             raise StudioError("--seconds", "the time budget must be positive")
@@ -109,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     out_path = json_path(args.json)
     result = run_kernel_bench(cfg, progress=print_progress)
+    load = load_text(*result.load)
+    for line in report.header_lines(result.cpu, result.path, kernels.available_paths(), load):
+        print(line)
     for threads, bw in result.bandwidth.items():
         print()
         for line in report.timing_lines(result.records, threads, bw, cfg.shapes):
@@ -116,5 +139,10 @@ def run(args: argparse.Namespace) -> int:
         print()
         for line in report.ratio_lines(result.records, threads):
             print(line)
+        summary = report.summary_lines(result.records, threads, bw)
+        if summary:
+            print()
+            for line in summary:
+                print(line)
     write_records(out_path, result.records)
     return 0

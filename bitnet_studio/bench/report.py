@@ -66,12 +66,65 @@ def timing_lines(
                 share = 100.0 * rec.weight_gbps / rec.bandwidth_gbps
                 row += [_us(rec.median_us), f"{rec.weight_gbps:.2f}", f"{share:.0f}%"]
         rows.append(row)
-    title = (
-        f"threads={threads}: streaming read {bw.gbps:.1f} GB/s "
-        f"({bw.nbytes / (1 << 20):.0f} MiB buffer); GB/s = weight bytes / median time, "
+    title = f"threads={threads}: {roof_text(bw)}; GB/s = weight bytes / median time, " + (
         "%bw = its share of the streaming read"
     )
     return [title, *_table(header, rows, left=5)]
+
+
+def roof_text(bw: Bandwidth) -> str:
+    """ "streaming read 18.6 GB/s (median of 3: 17.9-19.0, 1024 MiB buffer)"."""
+    mib = f"{bw.nbytes / (1 << 20):.0f} MiB buffer"
+    if len(bw.samples) > 1:
+        lo, hi = bw.spread
+        n = len(bw.samples)
+        return f"streaming read {bw.gbps:.1f} GB/s (median of {n}: {lo:.1f}-{hi:.1f}, {mib})"
+    return f"streaming read {bw.gbps:.1f} GB/s ({mib})"
+
+
+def header_lines(cpu: str, path: str, available: Sequence[str], load: str = "") -> list[str]:
+    """The machine, its load and the SIMD path, printed above the tables."""
+    lines = [f"cpu: {cpu}", f"kernel path: {path} (this CPU runs: {', '.join(available)})"]
+    return [*lines, f"machine {load}"] if load else lines
+
+
+def summary_lines(
+    records: Sequence[Record], threads: int, bw: Bandwidth, prefix: str = "ternary"
+) -> list[str]:
+    """Per shape, for our ternary kernels: the cold batch-1 call (time, GB/s, share of the
+    roof), the warm one's GB/s (the compute ceiling while the weights sit in cache), and
+    the largest batch's cold time per token with its speed-up over a cold batch-1 call
+    (medians; and from each case's fastest call, which a busy machine's preemptions
+    distort less when a call is long)."""
+    idx = _index(records)
+    mine = [r for r in records if r.threads == threads and r.backend.startswith(prefix)]
+    big = max((r.batch for r in mine), default=1)
+    header = ["shape", "backend", "b1 cold us", "GB/s", "% roof", "b1 warm GB/s"]
+    if big > 1:
+        header += [f"b{big} cold us/tok", f"b{big} speed-up/tok", "(best calls)"]
+    rows: list[list[str]] = []
+    for rows_, cols, backend in dict.fromkeys((r.rows, r.cols, r.backend) for r in mine):
+        one = idx.get((backend, rows_, cols, 1, threads, "cold"))
+        warm = idx.get((backend, rows_, cols, 1, threads, "warm"))
+        many = idx.get((backend, rows_, cols, big, threads, "cold"))
+        row = [f"{rows_}x{cols}", backend]
+        if one is None:
+            row += ["-", "-", "-"]
+        else:
+            share = 100.0 * one.weight_gbps / bw.gbps
+            row += [_us(one.median_us), f"{one.weight_gbps:.2f}", f"{share:.0f}%"]
+        row.append("-" if warm is None else f"{warm.weight_gbps:.2f}")
+        if big > 1:
+            per_tok = None if many is None else many.median_us / big
+            row.append("-" if per_tok is None else _us(per_tok))
+            row.append(_x(one.median_us / per_tok if one and per_tok else None))
+            best = one and many and one.best_us > 0 and many.best_us > 0
+            row.append(_x(big * one.best_us / many.best_us if best else None))
+        rows.append(row)
+    if not rows:
+        return []
+    title = f"summary, threads={threads}: {roof_text(bw)}; % roof = cold GB/s / median roof"
+    return [title, *_table(header, rows, left=2)]
 
 
 def _speedup(idx: dict[Key, Record], base: Key, other: Key) -> float | None:

@@ -10,9 +10,10 @@ import argparse
 import sys
 import threading
 
+from bitnet_studio.commands.native_opts import add_native_arguments, backend_from_args
 from bitnet_studio.engine.conversation import answer_reserve, context_limit, fit_conversation
 from bitnet_studio.engine.generate import DoneEvent, TokenEvent, generate
-from bitnet_studio.engine.registry import BACKENDS, load_named_model, make_backend
+from bitnet_studio.engine.registry import BACKENDS, load_named_model
 from bitnet_studio.engine.sampling import SamplingParams
 from bitnet_studio.errors import StudioError
 from bitnet_studio.models.chat_template import ChatTemplate, TemplateError
@@ -28,6 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--greedy", action="store_true")
     p.add_argument("--threads", type=int, default=None)
+    add_native_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         template = ChatTemplate.for_tokenizer(tokenizer)
     except TemplateError as e:
         raise StudioError(model.source or args.model, str(e)) from e
-    session = make_backend(args.backend).load(model, threads=args.threads)
+    session = backend_from_args(args).load(model, threads=args.threads)
     params = SamplingParams(
         greedy=args.greedy, temperature=args.temperature, seed=args.seed, max_tokens=args.max_tokens
     )
@@ -106,14 +108,18 @@ def _answer(session, tokenizer, ids, params) -> str:  # type: ignore[no-untyped-
     stop = threading.Event()
     parts: list[str] = []
     try:
-        for ev in generate(session, tokenizer, ids, params, cancel=stop.is_set):
+        # reuse: the KV cache keeps the conversation; a turn prefills only its new tokens
+        for ev in generate(session, tokenizer, ids, params, cancel=stop.is_set, reuse=True):
             if isinstance(ev, TokenEvent):
                 parts.append(ev.text)
                 sys.stdout.write(ev.text)
                 sys.stdout.flush()
             elif isinstance(ev, DoneEvent):
+                new = len(ev.prompt_ids) - ev.reused_tokens
                 print(
-                    f"\n[{len(ev.ids)} tok, {ev.decode_tps:.1f} tok/s, {ev.stop_reason}]",
+                    f"\n[{len(ev.ids)} tok, {ev.decode_tps:.1f} tok/s, {ev.stop_reason}; "
+                    f"TTFT {ev.ttft_ms:.0f} ms, prefilled {new} of {len(ev.prompt_ids)} "
+                    f"prompt tokens]",
                     file=sys.stderr,
                 )
     except KeyboardInterrupt:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bitnet_studio.commands.native_opts import add_native_arguments, backend_from_args
 from bitnet_studio.engine.generate import DoneEvent, TokenEvent, generate
-from bitnet_studio.engine.registry import BACKENDS, load_named_model, make_backend
+from bitnet_studio.engine.registry import BACKENDS, load_named_model
 from bitnet_studio.engine.sampling import SamplingParams
 from bitnet_studio.errors import StudioError
 from bitnet_studio.models.chat_template import ChatTemplate, TemplateError
@@ -40,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     p.add_argument("--threads", type=int, default=None)
+    add_native_arguments(p)
     p.add_argument("--json", action="store_true", help="JSON lines on stdout")
     p.add_argument("--dump-logits", type=Path, default=None, metavar="FILE.npy")
 
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         stop=list(args.stop),
     )
-    session = make_backend(args.backend).load(model, threads=args.threads)
+    session = backend_from_args(args).load(model, threads=args.threads)
     try:
         done = _stream(session, tokenizer, ids, params, args)
     finally:

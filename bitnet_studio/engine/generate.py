@@ -4,6 +4,11 @@
     repeat: sample a token from the last logits -> report it -> stop? -> decode it
 
 ``cancel`` is checked before every decode step, so a stop takes effect within one token.
+With ``reuse=True`` a session that keeps its token history (``tokens`` and ``truncate``, as the
+native one does) is not emptied: the prompt is compared with what its KV cache holds, the cache
+is cut to the common prefix and only the rest is prefilled -- the next turn of a chat costs its
+new tokens, not the whole conversation again. Where the chat template re-renders earlier turns
+differently the common prefix is simply shorter (nothing is assumed).
 Generation ends at an end-of-generation id (not shown), a stop string (not shown), the token
 budget, the model's context, or cancel. Text is streamed only once it is complete: never
 half a UTF-8 character, never the beginning of what may turn out to be a stop string.
@@ -12,6 +17,7 @@ The concatenated ``TokenEvent.text`` always equals ``DoneEvent.text``.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +38,8 @@ class TokenEvent:
     logprob: float  # model's log p(id)
     top: list[tuple[int, float]]  # most likely alternatives (id, p), for the UI
     index: int = 0  # 0-based position among generated tokens
+    # p of ``id`` and of each ``top`` id at the sampling temperature (None when greedy)
+    tempered: tuple[float, list[float]] | None = None
 
 
 @dataclass
@@ -45,6 +53,7 @@ class DoneEvent:
     rss_mb: float
     stop_reason: str  # "eos" | "stop" | "length" | "context" | "cancel"
     logits: np.ndarray | None = field(default=None, repr=False)  # (len(ids), vocab) if recorded
+    reused_tokens: int = 0  # prompt tokens found in the KV cache (not prefilled again)
 
 
 GenerationEvent = TokenEvent | DoneEvent
@@ -72,6 +81,35 @@ class _StopStrings:
         return len(text) - hold
 
 
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def prepare_context(session: Session, prompt: Sequence[int], reuse: bool) -> int:
+    """Empties the session, or (``reuse``) keeps the longest cached prefix of ``prompt``:
+    returns how many prompt tokens are already in the cache. At least the last prompt token
+    is always left to prefill (its logits start the answer)."""
+    cached = getattr(session, "tokens", None)
+    if reuse and cached is not None and hasattr(session, "truncate"):
+        keep = min(_common_prefix(cached, prompt), len(prompt) - 1)
+        session.truncate(keep)
+        return keep
+    session.reset()
+    return 0
+
+
+def _last_logits_only(session: Session) -> bool:
+    """Whether the session can skip the head for every prompt token but the last."""
+    try:
+        return "all_logits" in inspect.signature(session.prefill).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def generate(
     session: Session,
     tokenizer: Tokenizer,
@@ -83,11 +121,14 @@ def generate(
     prefill_chunk: int = 64,
     record_logits: bool = False,
     reset: bool = True,
+    reuse: bool = False,
 ) -> Iterator[GenerationEvent]:
     """Yields a ``TokenEvent`` per sampled token, then one ``DoneEvent``.
 
     ``reset`` empties the session's KV cache first; False appends the prompt to what the
-    session holds (a caller continuing a conversation). ``on_event`` sees every event too.
+    session holds (a caller continuing a conversation). ``reuse`` (which wins over ``reset``)
+    keeps the cached prefix the prompt shares and prefills only the rest (module docstring).
+    ``on_event`` sees every event too.
     """
     prompt = [int(t) for t in prompt_ids]
     if not prompt:
@@ -107,9 +148,13 @@ def generate(
     stream = tokenizer.stream()
     stops = _StopStrings(params.stop)
     t0 = time.perf_counter()
-    if reset:
+    reused = 0
+    if reuse:
+        reused = prepare_context(session, prompt, True)
+    elif reset:
         session.reset()
-    if session.n_past + len(prompt) >= limit:
+    todo = prompt[reused:]
+    if session.n_past + len(todo) >= limit:
         raise StudioError(
             getattr(session, "source", None),
             f"the prompt ({len(prompt)} tokens) fills the {limit}-token context",
@@ -129,14 +174,15 @@ def generate(
     # 1. prefill, chunk by chunk
     logits: np.ndarray | None = None
     chunk = max(1, prefill_chunk)
-    for i in range(0, len(prompt), chunk):
+    # Only the last prompt token's logits are used: skip the head for the others if we can.
+    last_only = {"all_logits": False} if _last_logits_only(session) else {}
+    for i in range(0, len(todo), chunk):
         if is_cancelled():
             logits = None
             break
-        logits = session.prefill(prompt[i : i + chunk])[-1]
-        _check_finite(
-            session, logits, f"prefill (prompt tokens {i}..{min(i + chunk, len(prompt)) - 1})"
-        )
+        logits = session.prefill(todo[i : i + chunk], **last_only)[-1]
+        first, last = reused + i, reused + min(i + chunk, len(todo)) - 1
+        _check_finite(session, logits, f"prefill (prompt tokens {first}..{last})")
     t_prefill = time.perf_counter() - t0
 
     # 2. decode, token by token
@@ -165,7 +211,7 @@ def generate(
         if reason in ("eos", "length", "context"):
             text += stream.flush()  # the end: show what was held back
         end = len(text) if reason else max(shown, stops.safe_end(text))
-        yield emit(TokenEvent(s.id, text[shown:end], s.logprob, s.top, len(ids) - 1))
+        yield emit(TokenEvent(s.id, text[shown:end], s.logprob, s.top, len(ids) - 1, s.tempered))
         shown = end
         if reason:
             break
@@ -181,11 +227,12 @@ def generate(
         ids=ids,
         text=text[:shown],
         ttft_ms=1000.0 * ((t_first or time.perf_counter()) - t0),
-        prefill_tps=tokens_per_s(len(prompt), t_prefill) if ids else 0.0,
+        prefill_tps=tokens_per_s(len(todo), t_prefill) if ids else 0.0,
         decode_tps=tokens_per_s(n_dec, (t_last or 0.0) - (t_first or 0.0)),
         rss_mb=rss_mb(),
         stop_reason=reason,
         logits=np.stack(steps) if record_logits and steps else None,
+        reused_tokens=reused,
     )
     yield emit(done)
 

@@ -2,8 +2,9 @@
 
 Weights are handed to C++ in its own layout and used in place: fp16 arrays (a memory-mapped
 fp16 file included) are not copied, float32 tensors are converted to fp16 once, ternary
-tensors are packed to the I2 layout once. The KV cache is float32 so that ternary models
-match the float32 reference to rounding.
+tensors are packed to the I2 layout once. The KV cache is float32 by default so that ternary
+models match the float32 reference to rounding; ``kv_f16`` halves it. The output head can be
+stored apart as int8 rows or 4-bit blocks (:mod:`bitnet_studio.engine.head_quant`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ import numpy as np
 
 from bitnet_studio import _kernels as _k
 from bitnet_studio import kernels
+from bitnet_studio.engine.head_quant import quantize_i8_rows, quantize_q4
+from bitnet_studio.engine.residency import release_file_pages
 from bitnet_studio.errors import StudioError
 from bitnet_studio.models.config import ModelConfig
-from bitnet_studio.models.weights import ModelWeights, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
 from bitnet_studio.quant.absmean import ternarize
 
 FloatKind = Literal["f16", "f32"]
-HeadKind = Literal["f16", "f32", "i8"]
+HeadKind = Literal["f16", "f32", "i8", "q4"]
+HEAD_KINDS = ("f16", "f32", "i8", "q4")
 
 Aborted = _k.Aborted  # raised by prefill/decode after NativeSession.abort()
 
@@ -82,13 +86,13 @@ def _float_matrix(t: Any, kind: FloatKind) -> tuple[str, np.ndarray, None, int]:
     return kind, arr, None, int(arr.shape[1])
 
 
-def _int8_matrix(t: Any) -> tuple[str, np.ndarray, np.ndarray, int]:
-    """Per-row absmax int8 (like a Q8_0 head, one scale per row)."""
-    w = t.dequantize() if isinstance(t, TernaryTensor) else np.asarray(t, dtype=np.float32)
-    amax = np.max(np.abs(w), axis=1)
-    scale = (np.maximum(amax, np.float32(1e-12)) / np.float32(127)).astype(np.float32)
-    q = np.clip(np.round(w / scale[:, None]), -127, 127).astype(np.int8)
-    return "i8", q, scale, int(w.shape[1])
+def _head_matrix(t: Any, kind: str) -> tuple[str, np.ndarray, np.ndarray, int]:
+    """int8 rows ("i8", like a Q8_0 head with one scale per row) or 4-bit blocks ("q4")."""
+    if kind == "q4":
+        packed, scales = quantize_q4(t)
+        return "q4", packed, scales, int(t.shape[1])
+    q, scale = quantize_i8_rows(t)
+    return "i8", q, scale, int(t.shape[1])
 
 
 def _ternary_matrix(t: TernaryTensor, layout: str) -> tuple[str, np.ndarray, np.ndarray, int]:
@@ -104,6 +108,7 @@ class NativeSession:
         self._model = model
         self.threads = threads
         self.source = source
+        self._tokens: list[int] = []  # what the KV cache holds, in order
 
     def _room(self, n: int) -> None:
         m = self._live()
@@ -134,7 +139,12 @@ class NativeSession:
         self._room(int(tok.size))
         tok32 = np.ascontiguousarray(tok, dtype=np.int32)
         out = np.empty((tok32.size if all_logits else 1, vocab), dtype=np.float32)
-        self._live().prefill(tok32, all_logits, out)
+        m = self._live()
+        try:
+            m.prefill(tok32, all_logits, out)
+        finally:  # an abort keeps the completed chunks: keep the history in step
+            self._tokens.extend(int(t) for t in tok32)
+            del self._tokens[int(m.n_past) :]
         return out
 
     def decode(self, token: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -143,14 +153,26 @@ class NativeSession:
         self._room(1)
         if out is None:
             out = np.empty(self.config.vocab_size, dtype=np.float32)
-        return self._live().decode(t, out)
+        m = self._live()
+        try:
+            return m.decode(t, out)
+        finally:
+            if int(m.n_past) > len(self._tokens):
+                self._tokens.append(t)
 
     def reset(self) -> None:
         self._live().reset()
+        self._tokens.clear()
 
     def truncate(self, n: int) -> None:
         """Keeps the first n tokens of the context (n <= n_past)."""
         self._live().truncate(int(n))
+        del self._tokens[int(n) :]
+
+    @property
+    def tokens(self) -> list[int]:
+        """The token ids the KV cache holds (a copy), oldest first."""
+        return list(self._tokens)
 
     def abort(self) -> None:
         """Stops a running prefill/decode (from another thread) at the next layer boundary;
@@ -177,9 +199,10 @@ class NativeBackend:
     """Loads a :class:`ModelWeights` into the C++ runtime.
 
     ``weight_dtype``: storage of float linears, embeddings and head ("f16" or "f32");
-    ``head_dtype``: override for the output head ("i8" = int8 per row, activations int8 per
-    token); ``n_ctx``: KV cache capacity (default: min(max_position, 4096));
-    ``chunk``: prefill tokens per batched pass; ``layout``: ternary layout ("i2" or "b3").
+    ``head_dtype``: override for the output head ("i8" = int8 per row, "q4" = 4-bit blocks of
+    32 with fp16 scales; both with activations int8 per token); ``n_ctx``: KV cache capacity
+    (default: min(max_position, 4096)); ``chunk``: prefill tokens per batched pass;
+    ``layout``: ternary layout ("i2" or "b3"); ``kv_f16``: store the KV cache in fp16.
     """
 
     name = "native"
@@ -191,11 +214,12 @@ class NativeBackend:
         n_ctx: int | None = None,
         chunk: int = 64,
         layout: str = "i2",
+        kv_f16: bool = False,
     ) -> None:
         if weight_dtype not in ("f16", "f32"):
             raise ValueError(f"weight_dtype must be 'f16' or 'f32', got {weight_dtype!r}")
-        if head_dtype not in (None, "f16", "f32", "i8"):
-            raise ValueError(f"head_dtype must be 'f16', 'f32' or 'i8', got {head_dtype!r}")
+        if head_dtype is not None and head_dtype not in HEAD_KINDS:
+            raise ValueError(f"head_dtype must be one of {HEAD_KINDS}, got {head_dtype!r}")
         if layout not in kernels.LAYOUTS:
             raise ValueError(f"layout must be one of {kernels.LAYOUTS}, got {layout!r}")
         if chunk < 1:
@@ -205,6 +229,7 @@ class NativeBackend:
         self.n_ctx = n_ctx
         self.chunk = chunk
         self.layout = layout
+        self.kv_f16 = bool(kv_f16)
 
     def _linear(self, t: Any, ternary_arch: bool) -> tuple[str, np.ndarray, Any, int]:
         if isinstance(t, TernaryTensor):
@@ -218,6 +243,13 @@ class NativeBackend:
     def load(self, model: ModelWeights, threads: int | None = None) -> NativeSession:
         cfg = model.config
         cfg.validate()
+        if not hasattr(kernels, "pack_binary") and any(
+            isinstance(v, BinaryTensor) for v in model.tensors.values()
+        ):  # until the 1-bit kernels are built in: a clear error, not a TypeError
+            raise StudioError(
+                model.source,
+                "this build's native runtime has no 1-bit (Q1_0) kernels: use --backend torch",
+            )
         if threads is not None:
             kernels.set_threads(int(threads))
         n_ctx = int(self.n_ctx or min(cfg.max_position, 4096))
@@ -232,8 +264,11 @@ class NativeBackend:
         head_src = None if cfg.tie_word_embeddings else t.get("lm_head")
         if head_src is None and not cfg.tie_word_embeddings:
             raise ValueError("model has no 'lm_head' and does not tie it to the embeddings")
-        if self.head_dtype == "i8":
-            w["lm_head"] = _int8_matrix(t["embed_tokens"] if head_src is None else head_src)
+        if self.head_dtype in ("i8", "q4"):
+            src = t["embed_tokens"] if head_src is None else head_src
+            w["lm_head"] = _head_matrix(src, self.head_dtype)
+            # the table was read once to quantize it; from now on only rows are looked up
+            release_file_pages(src)
         elif head_src is not None or self.head_dtype != self.weight_dtype:
             src = t["embed_tokens"] if head_src is None else head_src
             w["lm_head"] = _float_matrix(src, self.head_dtype)  # type: ignore[arg-type]
@@ -261,6 +296,7 @@ class NativeBackend:
             "rms_norm_eps": float(cfg.rms_norm_eps),
             "n_ctx": n_ctx,
             "chunk": int(self.chunk),
+            "kv_f16": self.kv_f16,
             "inv_freq": rope_inv_freq(cfg),
         }
         native = _k.NativeModel(native_cfg, w)

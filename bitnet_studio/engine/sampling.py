@@ -8,7 +8,14 @@ The order of the transforms (what a user's settings mean):
      whose probability is below ``min_p`` times the best one's);
   4. one draw from the renormalised survivors with the sampler's own ``numpy`` Generator.
 Reported log-probabilities and alternatives are the model's own (softmax of the raw logits),
-not the reshaped distribution, so both panes of a comparison speak of the same thing.
+not the reshaped distribution, so both panes of a comparison speak of the same thing. Beside
+them ``Sample.tempered`` gives the same tokens' probabilities at the temperature the draw
+used (after the repetition penalty, before top-k/top-p/min-p): what the UI shows a user who
+asked for that temperature. Greedy decoding has no temperature: ``tempered`` is then None.
+
+Cost: a token touches the whole vocabulary only in O(n) passes (max, exp-sums in float32,
+one native partial selection, ``_kernels.top_k``); only the few survivors of top-k / top-p /
+min-p are sorted. ``filter_probs`` is the dense reference the fast path is tested against.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bitnet_studio import _kernels as _k
 from bitnet_studio.errors import StudioError
 
 
@@ -45,6 +53,8 @@ class Sample:
     id: int
     logprob: float  # log p(id) under the model's raw distribution
     top: list[tuple[int, float]]  # (id, p) of the n_top most likely tokens, raw distribution
+    # p at the sampling temperature of the sampled token, then of each ``top`` id (same order)
+    tempered: tuple[float, list[float]] | None = None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -72,6 +82,9 @@ def top_indices(values: np.ndarray, n: int) -> np.ndarray:
     n = min(n, values.size)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
+    if values.dtype == np.float32 and values.ndim == 1 and values.flags.c_contiguous:
+        out = np.empty(n, dtype=np.int64)  # one native pass, no full-vocabulary temporaries
+        return out[: _k.top_k(values, n, out)]
     if n < values.size:
         kth = values[np.argpartition(-values, n - 1)[n - 1]]
         cand = np.flatnonzero(values >= kth)  # every tie of the n-th value competes by id
@@ -98,6 +111,38 @@ def filter_probs(probs: np.ndarray, top_k: int, top_p: float, min_p: float) -> n
     return out / out.sum()
 
 
+def survivors(
+    z: np.ndarray, top_k: int, top_p: float, min_p: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens ``filter_probs(softmax(z), ...)`` keeps, as (ids ascending, probabilities
+    renormalised), without a dense pass beyond one exp-sum (and none at all with top-k)."""
+    if top_k > 0:
+        idx = top_indices(z, top_k)
+        p = np.exp(z[idx].astype(np.float64) - float(z[idx[0]]))
+        total = float(p.sum())  # filter_probs renormalises within the k best
+    else:
+        m = float(z.max())
+        total = float(np.exp(z - np.float32(m)).sum(dtype=np.float64))
+        k = 64
+        while True:  # widen the candidate set until top-p (or min-p) closes it
+            idx = top_indices(z, k)
+            p = np.exp(z[idx].astype(np.float64) - m)
+            done = idx.size >= z.size or p.sum() / total >= top_p or p[-1] < min_p * p[0]
+            if done:
+                break
+            k *= 4
+    keep = np.ones(p.size, dtype=bool)
+    if top_p < 1.0:
+        q = p / total
+        keep &= (np.cumsum(q) - q) < top_p  # the preceding mass is still below top_p
+    if min_p > 0.0:
+        keep &= p >= min_p * p[0]
+    ids, ps = idx[keep], p[keep]
+    order = np.argsort(ids)
+    ps = ps[order]
+    return ids[order], ps / ps.sum()
+
+
 class Sampler:
     """Picks tokens; same params and seed on the same backend -> the same tokens."""
 
@@ -107,24 +152,37 @@ class Sampler:
 
     def sample(self, logits: np.ndarray, history: Sequence[int] = ()) -> Sample:
         prm = self.params
-        raw = np.asarray(logits, dtype=np.float32).reshape(-1)
+        raw = np.ascontiguousarray(logits, dtype=np.float32).reshape(-1)
         if not np.isfinite(raw).all():
             # generate() reports where this happened; a direct caller still gets a clear error
             raise StudioError(None, "cannot sample from non-finite logits (NaN/Inf)")
-        raw_p = softmax(raw)
-        top = top_indices(raw_p, prm.n_top)
-        alternatives = [(int(i), float(raw_p[i])) for i in top]
+        m = float(raw.max())
+        # log Z of the raw distribution: one float32 exp pass, summed in float64
+        log_z = m + float(np.log(np.exp(raw - np.float32(m)).sum(dtype=np.float64)))
+        alternatives = [
+            (int(i), float(np.exp(float(raw[i]) - log_z))) for i in top_indices(raw, prm.n_top)
+        ]
 
         recent = history[-prm.repeat_last_n :] if prm.repeat_last_n > 0 else history
         x = apply_repetition_penalty(raw, recent, prm.repetition_penalty)
+        tempered: tuple[float, list[float]] | None = None
         if prm.is_greedy:
             tok = int(np.argmax(x))
         else:
-            probs = filter_probs(softmax(x / prm.temperature), prm.top_k, prm.top_p, prm.min_p)
-            # Inverse CDF with one uniform draw: fixed cost per token, easy to reproduce.
+            z = (x / np.float32(prm.temperature)).astype(np.float32, copy=False)
+            ids, probs = survivors(z, prm.top_k, prm.top_p, prm.min_p)
+            # Inverse CDF in id order with one uniform draw (the same draw the dense
+            # filter_probs + cumsum over the whole vocabulary makes).
             cdf = np.cumsum(probs)
-            tok = int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"))
-            tok = min(tok, len(probs) - 1)
-            while probs[tok] == 0.0:  # float edge at the top of the CDF
-                tok -= 1
-        return Sample(tok, float(np.log(max(raw_p[tok], 1e-300))), alternatives)
+            j = int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"))
+            j = min(j, len(probs) - 1)
+            while probs[j] == 0.0 and j > 0:  # float edge at the top of the CDF
+                j -= 1
+            tok = int(ids[j])
+            mz = float(z.max())
+            log_zt = mz + float(np.log(np.exp(z - np.float32(mz)).sum(dtype=np.float64)))
+            tempered = (
+                float(np.exp(float(z[tok]) - log_zt)),
+                [float(np.exp(float(z[i]) - log_zt)) for i, _ in alternatives],
+            )
+        return Sample(tok, float(raw[tok]) - log_z, alternatives, tempered)

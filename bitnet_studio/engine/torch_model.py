@@ -56,6 +56,37 @@ class TernaryLinear:
 
 
 @dataclass
+class BinaryLinear:
+    """W1A8 (original BitNet): W = signs * scale, signs kept as int8 in {-1, +1}.
+
+    Activations are quantized exactly as in :class:`TernaryLinear`. ``scale`` is per tensor
+    (a 0-d tensor, BitNet's beta) or per row and 128-column block (out, nblocks) as in Q1_0:
+    then each block's exact integer partial sum is multiplied by its own scale.
+    """
+
+    signs: torch.Tensor  # int8 (out, in)
+    scale: torch.Tensor  # float32 () or (out, ceil(in / 128))
+
+    BLOCK = 128
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x_q, s_x = quantize_activations(x)
+        inv_sx = torch.ones_like(s_x).div(s_x)
+        w = self.signs.to(torch.float32)
+        if self.scale.dim() == 0:
+            return (x_q @ w.T) * (self.scale * inv_sx)
+        nb = self.scale.shape[1]
+        pad = nb * self.BLOCK - w.shape[1]
+        xb = torch.nn.functional.pad(x_q, (0, pad)).reshape(*x_q.shape[:-1], nb, self.BLOCK)
+        wb = torch.nn.functional.pad(w, (0, pad)).reshape(w.shape[0], nb, self.BLOCK)
+        partial = torch.einsum("...bk,obk->...ob", xb, wb)  # exact: |sum| <= 128 * 128
+        return (partial * self.scale).sum(dim=-1) * inv_sx
+
+    def nbytes(self) -> int:
+        return self.signs.nbytes + self.scale.nbytes
+
+
+@dataclass
 class DenseLinear:
     weight: torch.Tensor  # float32 (out, in)
 
@@ -66,30 +97,7 @@ class DenseLinear:
         return self.weight.nbytes
 
 
-@dataclass
-class BlockBinaryLinear:
-    """1-bit weights with one scale per 128-column block (a Q1_0 file quantized block by
-    block, as PrismML's Bonsai): each block's exact integer dot times its own d."""
-
-    signs: torch.Tensor  # int8 (out, nb * 128), zero-padded past the true width
-    scale: torch.Tensor  # float32 (out, nb)
-    cols: int
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x_q, s_x = quantize_activations(x)
-        out, nb = self.scale.shape
-        xp = torch.nn.functional.pad(x_q, (0, nb * BinaryTensor.BLOCK - self.cols))
-        xb = xp.view(-1, nb, BinaryTensor.BLOCK).transpose(0, 1)  # (nb, n, 128)
-        wb = self.signs.to(torch.float32).view(out, nb, BinaryTensor.BLOCK).transpose(0, 1)
-        dots = torch.bmm(xb, wb.transpose(1, 2))  # (nb, n, out), exact integers
-        y = (dots * self.scale.T[:, None, :]).sum(0)
-        return y * torch.ones_like(s_x).div(s_x)
-
-    def nbytes(self) -> int:
-        return self.signs.nbytes + self.scale.nbytes
-
-
-Linear = TernaryLinear | DenseLinear | BlockBinaryLinear
+Linear = TernaryLinear | BinaryLinear | DenseLinear
 
 
 def quantize_activations(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,18 +115,13 @@ def _to_f32(a: np.ndarray) -> torch.Tensor:
 
 def make_linear(t: np.ndarray | TernaryTensor | BinaryTensor, ternarize_dense: bool) -> Linear:
     """A TernaryTensor becomes a ternary linear; a dense array stays dense, unless the
-    architecture is ternary (BitNet latent weights, quantized at load like HF ``online`` mode).
-    A BinaryTensor with one scale is a ternary linear whose codes are all -1 or +1 (the same
-    arithmetic, ``quant.binary.binary_linear_reference``); per-block scales get their own."""
+    architecture is ternary (BitNet latent weights, quantized at load like HF ``online`` mode)."""
     if isinstance(t, BinaryTensor):
-        signs = np.ascontiguousarray(t.signs, dtype=np.int8)
-        if t.scale.size == 1:
-            return TernaryLinear(torch.from_numpy(signs), _to_f32(t.scale).reshape(()))
-        out, cols = signs.shape
-        nb = t.scale.shape[1]
-        padded = np.zeros((out, nb * BinaryTensor.BLOCK), np.int8)
-        padded[:, :cols] = signs
-        return BlockBinaryLinear(torch.from_numpy(padded), _to_f32(t.scale), cols)
+        bscale = _to_f32(t.scale)
+        return BinaryLinear(
+            torch.from_numpy(np.ascontiguousarray(t.signs, dtype=np.int8)),
+            bscale.reshape(()) if bscale.numel() == 1 else bscale,
+        )
     if isinstance(t, TernaryTensor):
         scale = _to_f32(t.scale).reshape(-1)
         return TernaryLinear(

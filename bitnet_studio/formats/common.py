@@ -90,4 +90,4 @@ def row_scale_from_blocks(codes: np.ndarray, d: np.ndarray) -> np.ndarray | None
 
 
 def ternary_nbytes(t: TernaryTensor) -> int:
-    return int(t.codes.nbytes + t.scale.nbytes)
+    return int(t.shape[0] * t.shape[1] + t.scale.nbytes)  # int8 codes when unpacked

@@ -6,9 +6,11 @@ What each stored type becomes:
 - BF16 and every block-quantized type gguf.quants can dequantize (Q4_0, Q4_1, Q5_*, Q8_0, K-quants,
   IQ*): dequantized to float16, row chunk by row chunk (noted in ``ModelWeights.notes``).
 - TQ1_0, TQ2_0: ``TernaryTensor`` when every nonzero block of a row shares its ``d`` (one scale
-  per row, or per tensor when all rows agree). Per-block scales (what llama-quantize makes from a
-  model that was not trained ternary) cannot be one ternary matrix: those tensors are
-  dequantized to float16 instead and the notes say so.
+  per row, or per tensor when all rows agree). Packed: its int8 codes are unpacked from the
+  file on access, never held; the bytes are read with ``pread``-style file reads, not through
+  the map, so checking them at load leaves no pages of them resident. Per-block scales (what
+  llama-quantize makes from a model that was not trained ternary) cannot be one ternary
+  matrix: those tensors are dequantized to float16 instead and the notes say so.
 - I2_S (bitnet.cpp, id 36): ``TernaryTensor`` with the per-tensor scale, x86 layout assumed.
 - Q1_0 (id 41): linears become ``BinaryTensor`` (one scale when every block shares its d, as
   in our 1-bit exports; else per-128-block scales, as PrismML's Bonsai). Q2_0 (id 42, our own
@@ -19,6 +21,7 @@ An upstream ``blk.N.<linear>.scale`` tensor multiplies into that linear's scale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,31 +116,55 @@ def _tensor(f: GGUFFile, t: TensorInfo, notes: list[str]) -> Tensor:
     cols = t.shape[-1]
     try:
         if t.type_name == "I2_S":
-            codes, scale = unpack_i2_s(f.raw(t), rows, cols)
+            _, scale = unpack_i2_s(_file_bytes(f, t), rows, cols)
             notes.append(f"{t.name}: I2_S read with bitnet.cpp's x86 layout")
-            return TernaryTensor(codes.reshape(t.shape), scale, "I2_S")
-        raw = f.raw(t).reshape(rows, -1)
-        linear = t.name.startswith("blk.")
+            return _packed(f, t, scale, lambda raw: unpack_i2_s(raw, rows, cols)[0])
+        linear = t.name.startswith("blk.") and len(t.shape) == 2
         if t.type_name == "Q1_0" and linear:
-            b = q1_0.to_binary(np.asarray(raw), cols)
+            b = q1_0.to_binary(np.asarray(f.raw(t).reshape(rows, -1)), cols)
             return BinaryTensor(b.signs.reshape(t.shape), b.scale, "Q1_0")
         if t.type_name == "Q2_0" and linear:
+            raw = f.raw(t).reshape(rows, -1)
             codes, d = q2_0.unpack_ternary(np.asarray(raw), cols)
             scale = row_scale_from_blocks(codes, d)
             if scale is not None:
                 return TernaryTensor(codes.reshape(t.shape), scale, "Q2_0")
             notes.append(f"{t.name}: Q2_0 with per-block scales, dequantized to float16")
         elif t.type_name in _TERNARY_TYPES:
+            raw = _file_bytes(f, t).reshape(rows, -1)
             codes, d = unpack_tq(raw, t.type_name, cols)
             scale = row_scale_from_blocks(codes, d)
+            del codes
             if scale is not None:
-                return TernaryTensor(codes.reshape(t.shape), scale, t.type_name)
+                return _packed(
+                    f, t, scale, lambda b: unpack_tq(b.reshape(rows, -1), t.type_name, cols)[0]
+                )
             notes.append(f"{t.name}: {t.type_name} with per-block scales, dequantized to float16")
-        elif t.type_name != "BF16":
+        else:
+            raw = f.raw(t).reshape(rows, -1)
+        q2_noted = t.type_name == "Q2_0" and linear
+        if t.type_name not in _TERNARY_TYPES and t.type_name != "BF16" and not q2_noted:
             notes.append(f"{t.name}: {t.type_name} dequantized to float16")
         return _dequantize(raw, t, rows, cols)
     except (ValueError, NotImplementedError) as e:
         raise StudioError(f.path, f"tensor {t.name} ({t.type_name}) cannot be decoded: {e}") from e
+
+
+def _file_bytes(f: GGUFFile, t: TensorInfo) -> np.ndarray:
+    """A tensor's bytes read from the file (a transient copy: no mapped pages stay resident)."""
+    return np.fromfile(f.path, dtype=np.uint8, count=t.nbytes, offset=t.offset)
+
+
+def _packed(
+    f: GGUFFile, t: TensorInfo, scale: np.ndarray, decode: Callable[[np.ndarray], np.ndarray]
+) -> TernaryTensor:
+    """A TernaryTensor whose codes are decoded from the file's bytes on each access."""
+
+    def unpack() -> np.ndarray:
+        return np.asarray(decode(_file_bytes(f, t)), dtype=np.int8).reshape(t.shape)
+
+    shape = (int(t.shape[0]), int(t.shape[1]))
+    return TernaryTensor(None, scale, t.type_name, unpack=unpack, shape=shape)
 
 
 def _dequantize(raw: np.ndarray, t: TensorInfo, rows: int, cols: int) -> np.ndarray:
@@ -164,6 +191,15 @@ def _apply_scale(tensors: dict[str, Tensor], name: str, s: float, path: Path) ->
 def _unpermute(t: Tensor, heads: int) -> Tensor:
     if isinstance(t, TernaryTensor):
         scale = permute_rows(t.scale, heads, False) if t.scale.size > 1 else t.scale
+        if t.is_packed:  # stay packed: un-permute the rows whenever the codes are unpacked
+            src = t
+            return TernaryTensor(
+                None,
+                scale,
+                t.source_type,
+                unpack=lambda: permute_rows(src.codes, heads, False),
+                shape=t.shape,
+            )
         return TernaryTensor(permute_rows(t.codes, heads, False), scale, t.source_type)
     if isinstance(t, BinaryTensor):
         scale = permute_rows(t.scale, heads, False) if t.scale.size > 1 else t.scale
@@ -176,7 +212,7 @@ def _bytes_to_materialise(f: GGUFFile, gguf_arch: str) -> int:
     for t in f.tensors.values():
         n = t.n_elements
         if t.type_name in _TERNARY_TYPES:
-            total += n + 4 * n // 256  # int8 codes (+ per-block scales, transient)
+            total += 4 * n // 256  # per-block scales (codes are unpacked one tensor at a time)
         elif t.type_name in _OWN_DEQUANT:
             total += 2 * n + 4 * n // 64  # int8 codes + fields / float16 (+ block scales)
         elif t.type_name not in _VIEW_TYPES:

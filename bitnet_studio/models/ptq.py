@@ -9,11 +9,12 @@ sign, beta = mean|W| per tensor): one value fewer, no zero, and it breaks a mode
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 
-from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, Tensor, TernaryTensor
 from bitnet_studio.quant.absmean import ternarize
 from bitnet_studio.quant.binary import binarize
 
@@ -26,30 +27,36 @@ def is_linear(name: str) -> bool:
     return name.endswith("_proj")
 
 
-def ternarize_model(model: ModelWeights) -> ModelWeights:
-    """The PTQ twin: same config and tokenizer, every projection ternarized per tensor."""
+def _ptq_twin(
+    model: ModelWeights, quantize: Callable[[np.ndarray], Tensor], source_type: str, fmt: str
+) -> ModelWeights:
+    """Same config and tokenizer, every float projection replaced by ``quantize(W)``."""
     tensors = {}
     types = dict(model.tensor_types)
     for name, t in model.tensors.items():
         if is_linear(name) and isinstance(t, np.ndarray):
-            codes, gamma = ternarize(t)
-            tensors[name] = TernaryTensor(codes, np.array([gamma], np.float32), PTQ_SOURCE_TYPE)
-            types[name] = PTQ_SOURCE_TYPE
+            tensors[name] = quantize(t)
+            types[name] = source_type
         else:
             tensors[name] = t
-    return replace(model, tensors=tensors, tensor_types=types, format=f"{model.format}+ptq")
+    return replace(model, tensors=tensors, tensor_types=types, format=f"{model.format}+{fmt}")
+
+
+def ternarize_model(model: ModelWeights) -> ModelWeights:
+    """The PTQ twin: same config and tokenizer, every projection ternarized per tensor."""
+
+    def q(w: np.ndarray) -> TernaryTensor:
+        codes, gamma = ternarize(w)
+        return TernaryTensor(codes, np.array([gamma], np.float32), PTQ_SOURCE_TYPE)
+
+    return _ptq_twin(model, q, PTQ_SOURCE_TYPE, "ptq")
 
 
 def binarize_model(model: ModelWeights) -> ModelWeights:
     """The 1-bit PTQ twin: every float projection binarized per tensor (centred sign)."""
-    tensors = {}
-    types = dict(model.tensor_types)
-    for name, t in model.tensors.items():
-        if is_linear(name) and isinstance(t, np.ndarray):
-            signs, beta = binarize(t)
-            scale = np.array([beta], np.float32)
-            tensors[name] = BinaryTensor(signs, scale, BINARY_PTQ_SOURCE_TYPE)
-            types[name] = BINARY_PTQ_SOURCE_TYPE
-        else:
-            tensors[name] = t
-    return replace(model, tensors=tensors, tensor_types=types, format=f"{model.format}+ptq1")
+
+    def q(w: np.ndarray) -> BinaryTensor:
+        signs, beta = binarize(w)
+        return BinaryTensor(signs, np.array([beta], np.float32), BINARY_PTQ_SOURCE_TYPE)
+
+    return _ptq_twin(model, q, BINARY_PTQ_SOURCE_TYPE, "ptq1")

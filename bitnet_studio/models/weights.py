@@ -13,6 +13,7 @@ llama.cpp's permutation).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,21 +23,71 @@ import numpy as np
 from bitnet_studio.models.config import ModelConfig
 
 
-@dataclass
 class TernaryTensor:
-    """A ternary linear weight: W = codes * scale (scale per tensor (1,) or per row (out,))."""
+    """A ternary linear weight: W = codes * scale (scale per tensor (1,) or per row (out,)).
 
-    codes: np.ndarray  # int8 (out, in), values in {-1, 0, 1}
-    scale: np.ndarray  # float32 (1,) or (out,)
-    source_type: str = "ternary"  # e.g. "TQ2_0", "I2_S", "hf-packed", "ptq-absmean"
+    The int8 codes are either held (``TernaryTensor(codes, scale)``) or, for a tensor read
+    from a file, unpacked on each access from the packed bytes where the file keeps them
+    (``unpack=``): a 2-bit model then costs its packed size, not 8 bits a weight, and a
+    backend that repacks (native) never keeps the int8 form. Callers that use ``codes``
+    repeatedly should keep the array they got.
+    """
+
+    def __init__(
+        self,
+        codes: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
+        source_type: str = "ternary",  # e.g. "TQ2_0", "I2_S", "hf-packed", "ptq-absmean"
+        *,
+        unpack: Callable[[], np.ndarray] | None = None,
+        shape: tuple[int, int] | None = None,
+    ) -> None:
+        if codes is None and (unpack is None or shape is None):
+            raise ValueError("a TernaryTensor needs its codes, or an unpack function and a shape")
+        if scale is None:
+            raise ValueError("a TernaryTensor needs a scale")
+        self._codes = codes
+        self._unpack = unpack
+        self._shape = (int(shape[0]), int(shape[1])) if codes is None else None  # type: ignore[index]
+        self.scale = scale
+        self.source_type = source_type
+
+    @property
+    def codes(self) -> np.ndarray:
+        """int8 (out, in), values in {-1, 0, 1} (unpacked now if the tensor is packed)."""
+        if self._codes is not None:
+            return self._codes
+        assert self._unpack is not None
+        return self._unpack()
+
+    @codes.setter
+    def codes(self, value: np.ndarray) -> None:
+        self._codes, self._unpack, self._shape = value, None, None
+
+    @property
+    def is_packed(self) -> bool:
+        """True when the int8 codes are not held (unpacked on access)."""
+        return self._codes is None
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (int(self.codes.shape[0]), int(self.codes.shape[1]))
+        if self._codes is not None:
+            return (int(self._codes.shape[0]), int(self._codes.shape[1]))
+        assert self._shape is not None
+        return self._shape
+
+    @property
+    def packed_nbytes(self) -> int:
+        """Bytes at 2 bits a weight (what the tensor costs packed), scales included."""
+        return self.shape[0] * self.shape[1] // 4 + int(self.scale.nbytes)
 
     def dequantize(self) -> np.ndarray:
         s = self.scale.reshape(-1, 1) if self.scale.size > 1 else self.scale.reshape(())
         return self.codes.astype(np.float32) * s
+
+    def __repr__(self) -> str:
+        held = "packed" if self.is_packed else "codes"
+        return f"TernaryTensor({self.shape}, {held}, scale {self.scale.shape}, {self.source_type})"
 
 
 @dataclass
@@ -113,7 +164,7 @@ class ModelWeights:
                 else "norms"
             )
             if isinstance(t, TernaryTensor):
-                n = t.codes.nbytes // 4 + t.scale.nbytes
+                n = t.packed_nbytes
             elif isinstance(t, BinaryTensor):
                 n = t.signs.nbytes // 8 + t.scale.nbytes
             else:

@@ -1,4 +1,6 @@
-"""NumPy reference for BitNet b1.58 quantization and every ternary layout we read or write.
+"""NumPy reference for BitNet b1.58 quantization and every ternary layout we read or write,
+and for the original BitNet's 1-bit weights (``binary``, GGUF ``q1_0``; ``q2_0``: Ternary
+Bonsai's 2-bit blocks).
 
 This package is the judge for the compiled kernels: plain, readable, exact.
 """

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bitnet_studio.quant.tq2_0 import round_half_away
+
 QK = 64
 BLOCK_BYTES = 18
 GGML_TYPE = 42
@@ -90,10 +92,7 @@ def quantize(w: np.ndarray) -> np.ndarray:
     d = np.max(np.abs(blk), axis=-1) if blk.size else np.zeros((rows, nb), np.float32)
     with np.errstate(divide="ignore"):
         inv = np.where(d > 0, np.float32(1) / d, np.float32(0)).astype(np.float32)
-    v = blk * inv[..., None]
-    a = np.abs(v)
-    fl = np.floor(a)  # roundf: half away from zero, without the floor(a + 0.5) trap
-    q = np.sign(v) * (fl + np.floor(2 * (a - fl)))
+    q = round_half_away(blk * inv[..., None])  # roundf
     codes = np.clip(q, -1, 1).astype(np.int8).reshape(rows, cols)
     return pack(codes, d.astype(np.float32))
 

@@ -69,6 +69,14 @@ def raw_blocks(raw: np.ndarray, cols: int, block_bytes: int, name: str) -> np.nd
     return r.reshape(r.shape[0], nb, block_bytes)
 
 
+def round_half_away(v: np.ndarray) -> np.ndarray:
+    """C's ``roundf`` / ``lroundf``: halves away from zero, without the ``floor(a + 0.5)``
+    float32 trap at 0.49999997 (which would round up)."""
+    a = np.abs(v)
+    fl = np.floor(a)
+    return np.sign(v) * (fl + np.floor(2 * (a - fl)))
+
+
 def absmax_codes(w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     """llama.cpp's TQ rule: per 256-block d = max|x|, code = lroundf(x * (1/d)) in {-1, 0, 1}."""
     x = np.asarray(w, dtype=np.float32)
@@ -80,11 +88,7 @@ def absmax_codes(w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     d = np.max(np.abs(blocks), axis=-1) if blocks.size else np.zeros((rows, nb), np.float32)
     with np.errstate(divide="ignore"):
         inv = np.where(d == 0, np.float32(0), np.float32(1) / d).astype(np.float32)
-    v = blocks * inv[..., None]
-    a = np.abs(v)
-    # round half away from zero without the floor(a + 0.5) float32 trap at 0.49999997
-    fl = np.floor(a)
-    q = np.sign(v) * (fl + np.floor(2 * (a - fl)))
+    q = round_half_away(blocks * inv[..., None])
     codes = np.clip(q, -1, 1).astype(np.int8).reshape(rows, cols)
     return codes, d.astype(np.float32)
 

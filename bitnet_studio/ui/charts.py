@@ -5,15 +5,24 @@
 * :class:`BarChart` -- grouped bars over named categories, one colour per series.
 
 Both keep the numbers they drew as attributes, so tests (and tooltips) can read them.
+Every plot made by :func:`make_plot` follows the theme: background, axes, titles, labels,
+legends and text items take ``theme.plot_colors()`` now and again after each switch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+import html
+import weakref
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+import shiboken6
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from bitnet_studio.ui.theme import on_theme_change, plot_colors
 
 PALETTE = (
     "#4e79a7",
@@ -33,35 +42,131 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def color_for(name: str, taken: Collection[str] = ()) -> str:
+    """A model's colour, the same in every session: picked by a hash of its name (a default
+    model's name or its file), moving on to the next colour only if ``taken`` holds it."""
+    start = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % len(PALETTE)
+    for k in range(len(PALETTE)):
+        c = PALETTE[(start + k) % len(PALETTE)]
+        if c not in taken:
+            return c
+    return PALETTE[start]
+
+
+def _alert_pen() -> pg.QtGui.QPen:
+    return pg.mkPen(plot_colors().alert, width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine)
+
+
 def reference_line(value: float, label: str, position: float) -> pg.InfiniteLine:
-    """A labelled horizontal dashed red line (a measured bandwidth, a target)."""
+    """A labelled horizontal dashed line in the theme's alert colour (a measured bandwidth,
+    a target)."""
     return pg.InfiniteLine(
         pos=value,
         angle=0,
-        pen=pg.mkPen("#c00", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
+        pen=_alert_pen(),
         label=label,
-        labelOpts={"position": position, "color": "#c00", "anchors": [(0, 1), (0, 1)]},
+        labelOpts={"position": position, "color": plot_colors().alert, "anchors": [(0, 1), (0, 1)]},
     )
+
+
+_PLOTS: weakref.WeakSet[pg.PlotWidget] = weakref.WeakSet()
+TITLE_SIZE = "10pt"
 
 
 def make_plot(
     title: str, left: str = "", bottom: str = "", left_units: str | None = None
 ) -> pg.PlotWidget:
-    """A white-background plot with a small title and labelled axes (``left_units``: SI
-    units the left axis scales with a prefix, e.g. "B" -> kB, MB)."""
-    w = pg.PlotWidget(background="w")
-    w.setTitle(title, color="#222", size="10pt")
+    """A plot in the theme's colours with a small title and labelled axes (``left_units``:
+    SI units the left axis scales with a prefix, e.g. "B" -> kB, MB)."""
+    w = pg.PlotWidget()
+    w.plot_texts = {"title": title, "left": (left, left_units), "bottom": (bottom, None)}
     item = w.getPlotItem()
-    for side, text in (("left", left), ("bottom", bottom)):
-        axis = item.getAxis(side)
-        axis.setPen("#555")
-        axis.setTextPen("#333")
-        if text:
-            units = left_units if side == "left" else None
-            item.setLabel(side, text, units=units, color="#333")
     item.showGrid(x=False, y=True, alpha=0.2)
     w.setMinimumSize(220, 160)
+    _PLOTS.add(w)
+    restyle(w)
+    # Once more when the caller is done building it: a legend or text item it adds now
+    # (with its own colours) takes the theme's too.
+    ref = weakref.ref(w)
+    QTimer.singleShot(0, lambda: _restyle_if_alive(ref))
     return w
+
+
+def _restyle_if_alive(ref: weakref.ref[pg.PlotWidget]) -> None:
+    w = ref()
+    if w is not None and shiboken6.isValid(w):
+        restyle(w)
+
+
+def set_title(w: pg.PlotWidget, title: str) -> None:
+    """Sets a plot's title in the theme's text colour (kept through theme switches)."""
+    w.plot_texts["title"] = title
+    w.setTitle(title, color=plot_colors().text, size=TITLE_SIZE)
+
+
+def set_axis_label(w: pg.PlotWidget, side: str, text: str, units: str | None = None) -> None:
+    """Sets an axis label in the theme's text colour (kept through theme switches)."""
+    w.plot_texts[side] = (text, units)
+    w.getPlotItem().setLabel(side, text, units=units, color=plot_colors().text)
+
+
+def restyle(w: pg.PlotWidget) -> None:
+    """Paints one plot in the current theme: background, axes, texts, legend, text items,
+    reference lines."""
+    c = plot_colors()
+    item = w.getPlotItem()
+    w.setBackground(c.background)
+    w.setTitle(w.plot_texts["title"], color=c.text, size=TITLE_SIZE)
+    for side in ("left", "bottom"):
+        axis = item.getAxis(side)
+        axis.setPen(c.axis)
+        axis.setTextPen(c.text)
+        text, units = w.plot_texts[side]
+        if text:
+            item.setLabel(side, text, units=units, color=c.text)
+    legend = item.legend
+    if legend is not None:
+        legend.setLabelTextColor(c.text)
+        for _sample, label in legend.items:
+            label.setText(label.text)  # re-rendered in the colour just set
+    for it in item.items:
+        role = getattr(it, "theme_pen", None)  # (PlotColors field, width, style)
+        if role is not None:
+            it.setPen(pg.mkPen(getattr(c, role[0]), width=role[1], style=role[2]))
+        if isinstance(it, pg.InfiniteLine) and getattr(it, "label", None) is not None:
+            it.setPen(_alert_pen())
+            it.label.setColor(c.alert)
+        elif isinstance(it, pg.TextItem):
+            it.setColor(c.text)
+
+
+def restyle_all() -> None:
+    for w in list(_PLOTS):
+        if shiboken6.isValid(w):
+            restyle(w)
+
+
+on_theme_change(restyle_all)
+
+
+def legend_label() -> QLabel:
+    """A legend as a line of text under a plot (it never covers what the plot draws)."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.hide()
+    return label
+
+
+def set_legend(label: QLabel, entries: Sequence[tuple[str, str]]) -> None:
+    """Fills a :func:`legend_label` with (name, colour) swatches; hidden when empty."""
+    label.setText(
+        "&nbsp;&nbsp;&nbsp; ".join(
+            f"<span style='color:{c}'>&#9632;</span>&nbsp;{html.escape(name)}"
+            for name, c in entries
+        )
+    )
+    label.setVisible(bool(entries))
 
 
 class HistogramPlot(QWidget):
@@ -79,7 +184,7 @@ class HistogramPlot(QWidget):
         lay.addWidget(self.plot)
         self._bars = pg.BarGraphItem(x0=[], x1=[], height=[], brush=color(0), pen=None)
         self.plot.addItem(self._bars)
-        self._labels = [pg.TextItem(anchor=(0.5, 1.0), color="#222") for _ in range(3)]
+        self._labels = [pg.TextItem(anchor=(0.5, 1.0), color=plot_colors().text) for _ in range(3)]
         for t in self._labels:
             self.plot.addItem(t)
             t.hide()
@@ -118,6 +223,9 @@ class HistogramPlot(QWidget):
         self.show_histogram(np.zeros(0, np.int64), np.zeros(1), False)
 
 
+MAX_LABELLED_BARS = 12  # up to this many bars each get their value written above them
+
+
 class BarChart(QWidget):
     """Grouped bars: ``categories`` along x, one bar per series in each group.
 
@@ -136,10 +244,11 @@ class BarChart(QWidget):
         super().__init__(parent)
         self.plot = make_plot(title, left, "", left_units)
         self.value_format = value_format  # a single series gets its values written on it
-        self._legend = self.plot.getPlotItem().addLegend(offset=(-10, 10), labelTextColor="#222")
+        self.legend = legend_label()  # under the plot: an in-plot legend covers bars
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.plot)
+        lay.addWidget(self.legend)
         self._items: list[pg.GraphicsObject] = []
         self.categories: list[str] = []
         self.values: dict[str, list[float]] = {}
@@ -155,13 +264,13 @@ class BarChart(QWidget):
         for it in self._items:
             item.removeItem(it)
         self._items.clear()
-        self._legend.clear()
         self.categories = list(categories)
         self.values = {k: [float(v) for v in vs] for k, vs in series.items()}
         n = max(1, len(self.values))
         width = 0.8 / n
+        n_bars = sum(int(np.isfinite(np.asarray(v)).sum()) for v in self.values.values())
         top = 0.0
-        for j, (name, vals) in enumerate(self.values.items()):
+        for j, vals in enumerate(self.values.values()):
             y = np.asarray(vals, np.float64)
             ok = np.isfinite(y)
             x = np.arange(len(y)) - 0.4 + width * (j + 0.5)
@@ -170,11 +279,11 @@ class BarChart(QWidget):
             )
             item.addItem(bars)
             self._items.append(bars)
-            if n > 1 or name:
-                self._legend.addItem(bars, name)
-            else:
+            if n_bars <= MAX_LABELLED_BARS:  # a short bar stays readable by its number
                 for xi, yi in zip(x[ok], y[ok], strict=True):
-                    text = pg.TextItem(self.value_format(yi), color="#222", anchor=(0.5, 1))
+                    text = pg.TextItem(
+                        self.value_format(yi), color=plot_colors().text, anchor=(0.5, 1)
+                    )
                     text.setPos(float(xi), float(yi))
                     item.addItem(text)
                     self._items.append(text)
@@ -184,6 +293,8 @@ class BarChart(QWidget):
             item.addItem(line)
             self._items.append(line)
             top = max(top, float(v))
+        named = [k for k in self.values if k]
+        set_legend(self.legend, [(k, color(j)) for j, k in enumerate(self.values) if k in named])
         ticks = [(i, c) for i, c in enumerate(self.categories)]
         item.getAxis("bottom").setTicks([ticks])
         item.setXRange(-0.6, max(0.6, len(self.categories) - 0.4), padding=0)

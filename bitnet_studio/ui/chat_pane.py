@@ -3,6 +3,10 @@
 Generation runs on a worker thread per pane (gpt4all style). The worker only appends the
 engine's events to a locked list; the page's ~30 Hz timer calls ``flush()``, which moves them
 into the view in one go: no signal per token, no redraw per token.
+
+A generation is bound to the model that started it: while it streams, the pane's selector is
+locked and a model loaded for this pane waits until the answer ends; each turn records its
+model, so facts, metrics and exports name the model that produced the text.
 """
 
 from __future__ import annotations
@@ -20,27 +24,30 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from bitnet_studio.engine.conversation import answer_reserve, context_limit, fit_conversation
 from bitnet_studio.engine.generate import DoneEvent, GenerationEvent, TokenEvent, generate
-from bitnet_studio.engine.metrics import rss_mb
+from bitnet_studio.engine.model_memory import ModelMemory, model_memory
 from bitnet_studio.engine.sampling import SamplingParams
 from bitnet_studio.models.chat_template import ChatTemplate
 from bitnet_studio.ui.event_sink import EventSink
 from bitnet_studio.ui.model_store import LoadedModel, ModelStore
-from bitnet_studio.ui.token_view import TokenRecord, TokenView, Turn
+from bitnet_studio.ui.token_view import TokenRecord, TokenView, Turn, display_token
 from bitnet_studio.ui.workers import Worker, start_worker
 
 
 def model_facts(m: LoadedModel) -> str:
-    """One line: format, backend, bits per weight, parameters, ternary layers."""
+    """One line: format, backend, bits per weight, parameters, ternary (or 1-bit) layers."""
     s = m.summary
     params = s.get("parameters", 0)
     size = f"{params / 1e6:.1f} M" if params >= 1e5 else f"{params / 1e3:.1f} k"
     tern = f"{s.get('ternary_linear_layers', 0)}/{s.get('linear_layers', 0)} ternary linears"
+    if s.get("binary_linear_layers"):
+        tern = f"{s['binary_linear_layers']}/{s.get('linear_layers', 0)} 1-bit linears"
     return (
         f"{s.get('format') or '?'} · {m.backend} · {s.get('bits_per_weight', 0.0):.2f} bits/weight"
         f" · {size} params · {tern}"
@@ -55,6 +62,7 @@ class _Sink(EventSink[GenerationEvent]):
         self.t_start = time.perf_counter()
         self.t_first: float | None = None
         self.prompt_tokens = 0
+        self.memory: ModelMemory | None = None  # the model's, read on the worker at start
         self.dropped_turns = 0  # oldest exchanges left out so the conversation fits
         self.context = 0  # the context it was fitted to
 
@@ -85,9 +93,14 @@ def _generate_answer(
         )
         ids = fitted.ids
         sink.prompt_tokens = len(ids)
+        sink.memory = model_memory(
+            model.session, model.backend, model.weights.config, model.weights_file
+        )
         sink.dropped_turns, sink.context = fitted.dropped_turns, limit
         sink.t_start = time.perf_counter()
-        for ev in generate(model.session, model.tokenizer, ids, params, cancel=cancel):
+        # reuse: the session keeps its KV cache across turns; only the new suffix is prefilled
+        gen = generate(model.session, model.tokenizer, ids, params, cancel=cancel, reuse=True)
+        for ev in gen:
             sink.push(ev)
 
 
@@ -96,8 +109,11 @@ class ChatPane(QFrame):
 
     sig_finished = Signal(int)
     """pane index: a generation ended (done, stopped or failed)."""
+    sig_close_requested = Signal(object)
+    """this pane: its close button was pressed (the page removes it)."""
     sig_metrics = Signal(str, float, float)
-    """model name, decode tokens/s, resident MB: live while a generation streams."""
+    """model name, decode tokens/s, that model's memory in MB (weights + KV cache at its
+    current context + scratch): live while a generation streams."""
 
     def __init__(self, store: ModelStore, index: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,13 +124,15 @@ class ChatPane(QFrame):
         self.last_error = ""
         self.dropped_turns = 0  # oldest exchanges the last answer's prompt left out
         self.used_params: SamplingParams | None = None
+        self.running: LoadedModel | None = None  # the model generating now
+        self.answered_by: LoadedModel | None = None  # the model of the last answer
+        self.memory: ModelMemory | None = None  # the answering model's, at its start
+        self._pending: str | None = None  # a model loaded for this pane while it answered
         self._worker: Worker | None = None
         self._generation = (
             0  # bumped per start and by clear(): late signals of old ones are dropped
         )
         self._sink: _Sink | None = None
-        self._rss_at = 0.0
-        self._rss = 0.0
         self.setFrameShape(QFrame.Shape.StyledPanel)
 
         self.selector = QComboBox()
@@ -131,10 +149,15 @@ class ChatPane(QFrame):
         self.busy.setMaximumWidth(80)
         self.busy.setMaximumHeight(12)
         self.busy.setVisible(False)
+        self.close_button = QToolButton(text="✕")
+        self.close_button.setToolTip("Remove this pane")
+        self.close_button.setAccessibleName("Remove this pane")
+        self.close_button.clicked.connect(lambda: self.sig_close_requested.emit(self))
         top = QHBoxLayout()
         top.addWidget(self.selector, 1)
         top.addWidget(self.busy)
         top.addWidget(self.copy_button)
+        top.addWidget(self.close_button)
         self.facts = QLabel("No model yet")
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -155,6 +178,9 @@ class ChatPane(QFrame):
 
     # -- model ------------------------------------------------------------------------------
     def model(self) -> LoadedModel | None:
+        """The model the next message goes to (while answering: the one answering)."""
+        if self.running is not None:
+            return self.running
         name = self.selector.currentData()
         return self.store.get(name) if name else None
 
@@ -182,7 +208,10 @@ class ChatPane(QFrame):
         self._refresh_selector()
         m = self.store.get(name)
         if m is not None and (m.slot == self.index or (had is None and m.slot is None)):
-            self.set_model(name)
+            if self.is_busy():  # the answer streaming now stays with its model
+                self._pending = name
+            else:
+                self.set_model(name)
         self._update_busy()
 
     def _on_selected(self, *_: object) -> None:
@@ -192,12 +221,21 @@ class ChatPane(QFrame):
         else:
             self.facts.setText(model_facts(m))
             self.facts.setToolTip(m.path or m.name)
-            self.view.token_text = m.tokenizer.token_text
+            if not self.is_busy():
+                self._name_tokens_with(m)
         self._update_busy()
+
+    def _name_tokens_with(self, m: LoadedModel) -> None:
+        tok = m.tokenizer
+        self.view.token_text = lambda i: display_token(tok.decode, tok.token_text, i)
 
     def _update_busy(self) -> None:
         loading = self.model() is None and self.store.is_loading()
         self.busy.setVisible(loading or self.is_busy())
+        self.selector.setEnabled(not self.is_busy())
+        self.selector.setToolTip(
+            "answering: the model can change when this answer ends" if self.is_busy() else ""
+        )
         if self.model() is None:
             self.facts.setText("Loading a model…" if loading else "No model: File > Open model")
 
@@ -241,6 +279,9 @@ class ChatPane(QFrame):
     def _start(self, params: SamplingParams, system: str) -> None:
         model = self.model()
         assert model is not None
+        self.running = self.answered_by = model
+        self.turns[-1].model, self.turns[-1].model_label = model.name, model.label
+        self._name_tokens_with(model)
         self.last_done, self.last_error, self.used_params = None, "", params
         self.dropped_turns = 0
         self._generation += 1
@@ -267,15 +308,22 @@ class ChatPane(QFrame):
         self.stop()
         if self._worker is not None:
             self._worker.wait(10000)
-        self._worker, self._sink = None, None
+        self._worker, self._sink, self.running, self.answered_by = None, None, None, None
         self._generation += 1
         self.turns.clear()
         self.view.clear()
         self.last_done, self.last_error = None, ""
         self.metrics.setText(" ")
-        self._update_busy()
+        self._apply_pending()
         if was_busy:
             self.sig_finished.emit(self.index)
+
+    def _apply_pending(self) -> None:
+        """After an answer: move to the model loaded for this pane meanwhile, if any."""
+        pending, self._pending = self._pending, None
+        if pending is not None and self.store.get(pending) is not None:
+            self.set_model(pending)
+        self._on_selected()
 
     def copy_answer(self) -> None:
         if self.turns:
@@ -289,7 +337,8 @@ class ChatPane(QFrame):
         if generation != self._generation:
             return
         self.flush()
-        self._worker, self._sink = None, None
+        self._worker, self._sink, self.running = None, None, None
+        self._apply_pending()
         if self.last_error:
             if self.turns:
                 self.turns[-1].failed = True
@@ -308,14 +357,18 @@ class ChatPane(QFrame):
             return False
         events = sink.take()
         turn = self.turns[-1]
+        temperature = self.used_params.temperature if self.used_params else 0.0
         new = [
-            TokenRecord(e.id, e.text, e.logprob, e.top) for e in events if isinstance(e, TokenEvent)
+            TokenRecord(
+                e.id, e.text, e.logprob, e.top, tempered=e.tempered, temperature=temperature
+            )
+            for e in events
+            if isinstance(e, TokenEvent)
         ]
         turn.tokens.extend(new)
         self.view.add_tokens(new)
         now = time.perf_counter()
-        if now - self._rss_at > 0.5:
-            self._rss, self._rss_at = rss_mb(), now
+        self.memory = sink.memory or self.memory
         done = next((e for e in events if isinstance(e, DoneEvent)), None)
         if done is not None:
             self.last_done = done
@@ -329,27 +382,40 @@ class ChatPane(QFrame):
                 )
             self.view.add_note(note)
             self.metrics.setText(
-                self._metrics_text(done.ttft_ms, done.prefill_tps, done.decode_tps, done.rss_mb)
+                self._metrics_text(done.ttft_ms, done.prefill_tps, done.decode_tps)
             )
-            self._report(done.decode_tps, done.rss_mb)
+            self._report(done.decode_tps)
         elif sink.t_first is not None:
             n = len(turn.tokens)
             ttft = 1000.0 * (sink.t_first - sink.t_start)
             dec = (n - 1) / (now - sink.t_first) if n > 1 and now > sink.t_first else 0.0
             pre = sink.prompt_tokens / max(1e-9, sink.t_first - sink.t_start)
-            self.metrics.setText(self._metrics_text(ttft, pre, dec, self._rss))
+            self.metrics.setText(self._metrics_text(ttft, pre, dec))
             if dec > 0:
-                self._report(dec, self._rss)
+                self._report(dec)
         return bool(new) or done is not None
 
-    def _report(self, decode_tps: float, rss: float) -> None:
-        m = self.model()
-        if m is not None:
-            self.sig_metrics.emit(m.name, float(decode_tps), float(rss))
+    def context_tokens(self) -> int:
+        """Tokens in the answering model's context: the prompt and the answer so far."""
+        sink = self._sink
+        prompt = self.last_done.prompt_ids if self.last_done else []
+        n_prompt = sink.prompt_tokens if sink is not None else len(prompt)
+        return n_prompt + (len(self.turns[-1].tokens) if self.turns else 0)
 
-    def _metrics_text(self, ttft: float, pre: float, dec: float, rss: float) -> str:
+    def memory_mb(self) -> float:
+        """The answering model's memory now (weights + KV cache + scratch), MB."""
+        mem = self.memory
+        return mem.total_at(self.context_tokens()) / 1e6 if mem is not None else float("nan")
+
+    def _report(self, decode_tps: float) -> None:
+        m = self.answered_by
+        if m is not None:
+            self.sig_metrics.emit(m.name, float(decode_tps), self.memory_mb())
+
+    def _metrics_text(self, ttft: float, pre: float, dec: float) -> str:
         n = len(self.turns[-1].tokens) if self.turns else 0
-        return (
-            f"TTFT {ttft:.0f} ms · prefill {pre:.1f} tok/s · decode {dec:.1f} tok/s"
-            f" · {n} tokens · RSS {rss:.0f} MB"
+        speed = (
+            f"TTFT {ttft:.0f} ms · prefill {pre:.1f} tok/s · decode {dec:.1f} tok/s · {n} tokens"
         )
+        mem = self.memory
+        return speed if mem is None else f"{speed}\n{mem.describe(self.context_tokens())}"

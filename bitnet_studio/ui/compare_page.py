@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
+    QLabel,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -29,6 +30,7 @@ from bitnet_studio.ui.sampling_panel import SamplingPanel
 
 FLUSH_MS = 33
 MAX_PANES = 4
+MIN_PANES = 2  # a comparison needs two; panes added beyond them can be removed
 _VOCAB_KEYS: dict[int, str] = {}
 
 
@@ -46,7 +48,7 @@ class ComparePage(QWidget):
     sig_busy_changed = Signal(bool)
     """True when the first pane starts, False when the last one ends."""
     sig_metrics = Signal(str, float, float)
-    """model name, decode tokens/s, resident MB, relayed from every pane (for Measure)."""
+    """model name, decode tokens/s, that model's memory MB, relayed from every pane (Measure)."""
 
     def __init__(self, store: ModelStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,9 +96,13 @@ class ComparePage(QWidget):
         self.export_json.clicked.connect(lambda: self.export_dialog("json"))
         self.add_button = QToolButton(text="Add pane")
         self.add_button.clicked.connect(self.add_pane)
+        self.send_reason = QLabel("")  # why Send is off, when it is
+        self.send_reason.setWordWrap(True)
+        self.send_reason.setMaximumWidth(160)
         buttons = QVBoxLayout()
         for b in (self.send_button, self.stop_button):
             buttons.addWidget(b)
+        buttons.addWidget(self.send_reason)
         row = QHBoxLayout()
         row.addWidget(self.prompt, 1)
         row.addLayout(buttons)
@@ -110,8 +116,11 @@ class ComparePage(QWidget):
         lay.addWidget(split, 1)
         lay.addLayout(tools)
         lay.addLayout(row)
-        for _ in range(2):
+        for _ in range(MIN_PANES):
             self.add_pane()
+        for sig in (store.sig_loading, store.sig_loaded, store.sig_removed):
+            sig.connect(lambda _n: self._update_buttons())
+        store.sig_failed.connect(lambda _n, _m: self._update_buttons())
         self._update_buttons()
 
     # -- panes --------------------------------------------------------------------------------
@@ -121,19 +130,53 @@ class ComparePage(QWidget):
         pane = ChatPane(self.store, len(self.panes))
         pane.sig_finished.connect(self._on_pane_finished)
         pane.sig_metrics.connect(self.sig_metrics)
+        pane.sig_close_requested.connect(self.remove_pane)
         self.panes.append(pane)
         self.pane_split.addWidget(pane)
-        self.add_button.setEnabled(len(self.panes) < MAX_PANES)
+        self._update_panes()
         return pane
+
+    def remove_pane(self, pane: ChatPane) -> bool:
+        """Removes a pane (stopping its answer) while more than ``MIN_PANES`` remain."""
+        if pane not in self.panes or len(self.panes) <= MIN_PANES:
+            return False
+        pane.clear()  # stops and joins its worker
+        self.panes.remove(pane)
+        for i, p in enumerate(self.panes):
+            p.index = i
+        pane.setParent(None)
+        pane.deleteLater()
+        self._update_panes()
+        self._update_buttons()
+        return True
+
+    def _update_panes(self) -> None:
+        self.add_button.setEnabled(len(self.panes) < MAX_PANES)
+        for p in self.panes:
+            p.close_button.setVisible(len(self.panes) > MIN_PANES)
 
     def is_busy(self) -> bool:
         return any(p.is_busy() for p in self.panes)
 
+    def send_blocked(self) -> str:
+        """Why Send would do nothing now ("" when it can send)."""
+        if self.is_busy():
+            return "answering…"
+        empty = [p for p in self.panes if p.model() is None]
+        if empty and self.store.is_loading():
+            return "waiting for the models to load…"
+        if len(empty) == len(self.panes):
+            return "no model: File > Open model"
+        return ""
+
     def _update_buttons(self) -> None:
         busy = self.is_busy()
+        reason = self.send_blocked()
         self.stop_button.setEnabled(busy)
-        self.send_button.setEnabled(not busy)
-        self.regen_button.setEnabled(not busy)
+        self.send_button.setEnabled(not reason)
+        self.send_button.setToolTip(reason or "Send to every pane (Ctrl+Enter)")
+        self.send_reason.setText("" if busy else reason)
+        self.regen_button.setEnabled(not reason)
 
     def _started(self, started: list[bool]) -> None:
         if any(started):
@@ -165,7 +208,7 @@ class ComparePage(QWidget):
     def send(self, text: str | None = None) -> bool:
         """Sends the prompt box's text (or ``text``) to every pane with a model."""
         msg = (text if isinstance(text, str) else self.prompt.toPlainText()).strip()
-        if not msg or self.is_busy():
+        if not msg or self.send_blocked():
             return False
         params, system = self.sampling.params(), self.sampling.system()
         started = [p.send(msg, params, system) for p in self.panes]

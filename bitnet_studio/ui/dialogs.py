@@ -19,11 +19,14 @@ def show_error(parent: QWidget | None, title: str, message: str, details: str = 
     box.exec()
 
 
-def show_about(parent: QWidget | None, kernel_line: str) -> None:
-    QMessageBox.about(
-        parent,
-        "About BitNet Studio",
+def about_text(kernels: str) -> str:
+    """The About box's text; ``kernels`` is the SIMD path and threads ("avx2 · 2 threads")."""
+    return (
         f"<b>BitNet Studio {__version__}</b><p>Run a vanilla and a ternary (BitNet b1.58) "
         "model side by side: compare their answers, inspect their weights, measure their "
-        f"speed and memory.</p><p>Kernels: {kernel_line}</p>",
+        f"speed and memory.</p><p>Kernels: {kernels}</p>"
     )
+
+
+def show_about(parent: QWidget | None, kernels: str) -> None:
+    QMessageBox.about(parent, "About BitNet Studio", about_text(kernels))

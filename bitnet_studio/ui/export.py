@@ -2,6 +2,8 @@
 
 Each pane's entry names its model file (path and sha256), format, backend, kernel path and
 threads, the sampling settings and seed, the conversation and the last answer's timings.
+The model is the one that produced the last answer (not whatever the pane has selected
+since), and each turn names the model that answered it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def file_sha256(path: str | None) -> str | None:
 
 
 def pane_record(pane: ChatPane) -> dict[str, Any]:
-    m = pane.model()
+    m = pane.answered_by or pane.model()
     rec: dict[str, Any] = {"pane": pane.index}
     if m is not None:
         rec["model"] = {
@@ -67,7 +69,10 @@ def pane_record(pane: ChatPane) -> dict[str, Any]:
             "seed": p.seed,
         }
     )
-    rec["conversation"] = [{"user": t.user, "assistant": t.answer} for t in pane.turns]
+    rec["conversation"] = [
+        {"user": t.user, "assistant": t.answer, "model": t.model, "model_label": t.model_label}
+        for t in pane.turns
+    ]
     d = pane.last_done
     rec["timings"] = (
         None
@@ -76,7 +81,8 @@ def pane_record(pane: ChatPane) -> dict[str, Any]:
             "ttft_ms": d.ttft_ms,
             "prefill_tokens_per_s": d.prefill_tps,
             "decode_tokens_per_s": d.decode_tps,
-            "rss_mb": d.rss_mb,
+            "model_memory_mb": pane.memory_mb() if pane.memory is not None else None,
+            "process_rss_mb": d.rss_mb,
             "prompt_tokens": len(d.prompt_ids),
             "generated_tokens": len(d.ids),
             "stop_reason": d.stop_reason,
@@ -127,12 +133,15 @@ def to_markdown(doc: dict[str, Any]) -> str:
             t = rec["timings"]
             lines.append(
                 f"- TTFT {t['ttft_ms']:.0f} ms, prefill {t['prefill_tokens_per_s']:.1f} tok/s, "
-                f"decode {t['decode_tokens_per_s']:.1f} tok/s, RSS {t['rss_mb']:.0f} MB, "
+                f"decode {t['decode_tokens_per_s']:.1f} tok/s, "
+                f"model memory {t['model_memory_mb'] or 0:.1f} MB, "
+                f"process RSS {t['process_rss_mb']:.0f} MB, "
                 f"{t['generated_tokens']} tokens ({t['stop_reason']})"
             )
         lines.append("")
         for turn in rec["conversation"]:
-            lines += [f"**You:** {turn['user']}", "", f"**Model:** {turn['assistant']}", ""]
+            who = turn.get("model_label") or "Model"
+            lines += [f"**You:** {turn['user']}", "", f"**{who}:** {turn['assistant']}", ""]
     return "\n".join(lines)
 
 

@@ -44,7 +44,7 @@ from bitnet_studio.inspect.views import (
     tensor_groups,
     tensor_view,
 )
-from bitnet_studio.ui.charts import BarChart, HistogramPlot
+from bitnet_studio.ui.charts import BarChart, HistogramPlot, set_title
 from bitnet_studio.ui.inspect_widgets import NAME_ROLE, DepthPlots, StatsBox, TensorTree, TileView
 from bitnet_studio.ui.model_store import LoadedModel, ModelStore
 from bitnet_studio.ui.ptq_actions import (
@@ -54,6 +54,7 @@ from bitnet_studio.ui.ptq_actions import (
     preview_html,
     twin_name,
 )
+from bitnet_studio.ui.theme import mute
 from bitnet_studio.ui.workers import Worker, start_worker
 
 __all__ = ["TWIN_SUFFIX", "InspectPage"]
@@ -115,7 +116,7 @@ class InspectPage(QWidget):
         )
         self.binary_twin_button.clicked.connect(self.binarize_model)
         self.status = QLabel("")
-        self.status.setStyleSheet("color:#555")
+        mute(self.status)
         top = QHBoxLayout()
         top.addWidget(QLabel("Model"))
         top.addWidget(self.model_combo, 1)
@@ -135,8 +136,9 @@ class InspectPage(QWidget):
         self.tree.currentItemChanged.connect(self._on_tree_item)
 
         self.hist = HistogramPlot("values")
+        # Its own x range: gamma * {-1, 0, +1} drawn over the float range would squeeze the
+        # three spikes (and their labels) into a few pixels.
         self.hist_after = HistogramPlot("after absmean ternarization")
-        self.hist_after.plot.setXLink(self.hist.plot)
         self.hist_after.hide()
         self.stats_box = StatsBox()
         self.tile = TileView()
@@ -281,7 +283,7 @@ class InspectPage(QWidget):
     def _show_view(self, v: TensorView) -> None:
         self.view = v
         self.hist.show_histogram(v.counts, v.edges, v.is_ternary or v.is_binary)
-        self.hist.plot.setTitle(f"values of {v.name}", color="#222", size="10pt")
+        set_title(self.hist.plot, f"values of {v.name}")
         self.stats_box.show_stats(v.stats)
         self.tile.show_tile(v.tile)
         self.ternarize_button.setEnabled(v.stats.kind == "float")
@@ -301,11 +303,10 @@ class InspectPage(QWidget):
             names[names.index("head")] = "head (tied)"
         self.bytes_chart.set_data(names, {"": list(self.bytes.values())})
         total = sum(self.bytes.values()) / 1e6
-        self.bytes_chart.plot.setTitle(
+        set_title(
+            self.bytes_chart.plot,
             f"bytes by component: {total:,.1f} MB with {self.context_spin.value():,} tokens "
             "of fp16 KV cache",
-            color="#222",
-            size="10pt",
         )
 
     # ---- ternarize ----------------------------------------------------------------------
@@ -326,7 +327,7 @@ class InspectPage(QWidget):
             return
         self.ternarize_button.setEnabled(False)
         self.binarize_button.setEnabled(False)
-        self.hist_after.plot.setTitle(title, color="#222", size="10pt")
+        set_title(self.hist_after.plot, title)
         self._run("preview", fn, t, on_result=self._show_preview)
 
     def _show_preview(self, p: TernarizePreview | BinarizePreview) -> None:

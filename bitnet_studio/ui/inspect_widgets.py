@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -17,7 +19,7 @@ from PySide6.QtWidgets import (
 from bitnet_studio.inspect.stats import TensorStats
 from bitnet_studio.inspect.views import PROJECTIONS, DepthProfile
 from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
-from bitnet_studio.ui.charts import color, make_plot
+from bitnet_studio.ui.charts import color, make_plot, set_axis_label, set_title
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 
@@ -82,12 +84,13 @@ class StatsBox(QLabel):
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.setMinimumWidth(200)
+        self.setMinimumWidth(260)  # values on one line; only a long tensor name wraps
+        self.setWordWrap(True)  # a long tensor name wraps at its dots instead of being cut
         self.setText("<i>select a tensor</i>")
 
     def show_stats(self, s: TensorStats) -> None:
+        self.setToolTip(s.name)
         rows = [
-            ("tensor", s.name),
             ("shape", " x ".join(map(str, s.shape))),
             ("stored as", f"{s.stored_type} ({s.kind})"),
             ("bits / weight", f"{s.bits_per_weight:.2f}"),
@@ -112,10 +115,10 @@ class StatsBox(QLabel):
                 ("scale (beta)", _fmt(s.scale)),
             ]
         cells = "".join(
-            f"<tr><td style='color:#555;padding-right:10px'>{k}</td><td>{v}</td></tr>"
-            for k, v in rows
+            f"<tr><td style='padding-right:10px'>{k}</td><td><b>{v}</b></td></tr>" for k, v in rows
         )
-        self.setText(f"<table>{cells}</table>")
+        name = html.escape(s.name).replace(".", ".&#8203;")  # break opportunities
+        self.setText(f"<p style='margin:0 0 4px 0'><b>{name}</b></p><table>{cells}</table>")
 
 
 class TileView(QWidget):
@@ -146,9 +149,7 @@ class TileView(QWidget):
         m = m if m > 0 else 1.0
         self.image.setImage(tile.T, autoLevels=False)  # ImageItem's first axis is x
         self.colorbar.setLevels((-m, m))
-        self.plot.setTitle(
-            f"top-left tile ({tile.shape[0]} x {tile.shape[1]})", color="#222", size="10pt"
-        )
+        set_title(self.plot, f"top-left tile ({tile.shape[0]} x {tile.shape[1]})")
         self.plot.getPlotItem().setRange(xRange=(0, tile.shape[1]), yRange=(0, tile.shape[0]))
 
 
@@ -192,8 +193,8 @@ class DepthPlots(QWidget):
         ):
             name = profile.metrics[k]
             percent = name.endswith("share")  # drawn in %, kept as a fraction
-            p.setTitle(f"{name} along depth ({profile.kind})", color="#222", size="10pt")
-            p.getPlotItem().setLabel("left", f"{name} (%)" if percent else name, color="#333")
+            set_title(p, f"{name} along depth ({profile.kind})")
+            set_axis_label(p, "left", f"{name} (%)" if percent else name)
             for proj, curve in curves.items():
                 y = data.get(proj)
                 if y is None:

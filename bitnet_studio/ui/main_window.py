@@ -20,11 +20,13 @@ from bitnet_studio.engine.registry import DEFAULT_MODELS as NAMED_MODELS
 from bitnet_studio.ui import workers
 from bitnet_studio.ui.compare_page import ComparePage
 from bitnet_studio.ui.dialogs import show_about, show_error
+from bitnet_studio.ui.evaluate_page import EvaluatePage
+from bitnet_studio.ui.first_run import REPO_2B4T, FirstRunBanner
 from bitnet_studio.ui.get_models_dialog import GetModelsDialog
 from bitnet_studio.ui.inspect_page import InspectPage
 from bitnet_studio.ui.measure_page import MeasurePage
 from bitnet_studio.ui.model_manager import ModelManagerDialog
-from bitnet_studio.ui.model_store import ModelStore
+from bitnet_studio.ui.model_store import ModelStore, model_key
 from bitnet_studio.ui.pages import PAGES, PAIRS, TRIO
 from bitnet_studio.ui.qat_lab_page import QatLabPage
 from bitnet_studio.ui.settings import Settings
@@ -33,10 +35,15 @@ DEFAULT_MODELS = PAIRS["smollm2"][1]
 MODEL_FILTER = "Models (*.gguf *.safetensors config.json);;All files (*)"
 
 
-def kernel_line() -> str:
+def kernel_summary() -> str:
+    """The kernels' SIMD path and threads, e.g. "avx2 · 2 threads"."""
     info = kernels.info()
     forced = " (forced)" if info.get("forced_by_env") else ""
-    return f"kernels: {info['path']}{forced} · {info['threads']} threads"
+    return f"{info['path']}{forced} · {info['threads']} threads"
+
+
+def kernel_line() -> str:
+    return f"kernels: {kernel_summary()}"
 
 
 class MainWindow(QMainWindow):
@@ -57,6 +64,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else Settings()
         self.backend, self.threads = backend, threads
         self.errors: list[str] = []  # every error shown to the user, for tests and logs
+        self._opening: dict[str, str] = {}  # store name -> the path a user opened (for recent)
 
         self.compare = ComparePage(self.store)
         self.tabs = QTabWidget()
@@ -71,6 +79,10 @@ class MainWindow(QMainWindow):
         self.compare.sig_metrics.connect(self.measure.record)
         self.qat_lab.sig_error.connect(lambda m, d: self.show_error("The QAT lab stopped", m, d))
         self.qat_lab.sig_load_pair.connect(self.load_pair)
+        self.evaluate = EvaluatePage(self.store)
+        self.tabs.addTab(self.evaluate, "Evaluate")
+        self.compare.sig_metrics.connect(self.evaluate.record_speed)
+        self.evaluate.sig_error.connect(lambda m, d: self.show_error("Evaluate stopped", m, d))
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self._build_status()
@@ -88,8 +100,34 @@ class MainWindow(QMainWindow):
             self.resize(1280, 800)
         if state is not None:
             self.restoreState(state)
+        self.intro: FirstRunBanner | None = None
+        if tuple(models) == tuple(DEFAULT_MODELS) and not self.settings.intro_seen():
+            self._show_intro()
         for slot, name in enumerate(models):
             self.store.load(name, backend, threads, slot=slot)
+
+    def _show_intro(self) -> None:
+        """The first start: say what the default pair shows, once (remembered at once)."""
+        self.intro = FirstRunBanner()
+        self.intro.sig_load_trained.connect(self._intro_load_trained)
+        self.intro.sig_get_2b4t.connect(self.get_bitnet_2b4t)
+        self.compare.layout().insertWidget(0, self.intro)
+        self.settings.set_intro_seen()
+
+    def _intro_load_trained(self) -> None:
+        self.load_pair("trained")
+        if self.intro is not None:
+            self.intro.dismiss()  # it speaks of the SmolLM2 pair, gone now
+
+    def get_bitnet_2b4t(self) -> GetModelsDialog:
+        """One click to the real BitNet b1.58 2B4T: opens it if downloaded, else downloads."""
+        dialog = self.get_models_dialog()
+        dialog.select(REPO_2B4T)
+        if REPO_2B4T in dialog.paths:
+            dialog.open_selected()
+        else:
+            dialog.start_download()
+        return dialog
 
     # -- building -----------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -131,7 +169,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About BitNet Studio", self)
-        about.triggered.connect(lambda: show_about(self, kernel_line()))
+        about.triggered.connect(lambda: show_about(self, kernel_summary()))
         help_menu.addAction(about)
 
     def _build_status(self) -> None:
@@ -160,8 +198,9 @@ class MainWindow(QMainWindow):
 
     # -- models -------------------------------------------------------------------------------
     def open_model(self, path: str, slot: int | None = None) -> str:
-        """Loads a model file or folder in the background; remembers it as recent."""
-        self.settings.add_recent_model(str(path))
+        """Loads a model file or folder in the background; remembers it as recent once it
+        has opened (a file that fails to open is not offered again)."""
+        self._opening[model_key(str(path), self.backend)] = str(path)
         return self.store.load(str(path), self.backend, self.threads, slot=slot)
 
     def load_pair(self, key: str) -> tuple[str, str]:
@@ -221,11 +260,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Loading {name}…")
 
     def _on_loaded(self, name: str) -> None:
+        opened = self._opening.pop(name, None)
+        if opened is not None:
+            self.settings.add_recent_model(opened)
         self.load_bar.setVisible(self.store.is_loading())
         self.statusBar().showMessage(f"Loaded {name}", 5000)
         self.kernel_label.setText(kernel_line())
 
     def _on_failed(self, name: str, message: str) -> None:
+        self._opening.pop(name, None)
         self.load_bar.setVisible(self.store.is_loading())
         self.statusBar().showMessage(f"Could not load {name}", 5000)
         details = self.store.last_error_details.get(name, "")
@@ -261,6 +304,7 @@ class MainWindow(QMainWindow):
         self.inspect.shutdown(timeout_s)
         self.measure.shutdown(timeout_s)
         self.qat_lab.shutdown(timeout_s)
+        self.evaluate.shutdown(timeout_s)
         ok = workers.join_all(timeout_s)
         self.compare.timer.stop()
         if ok:

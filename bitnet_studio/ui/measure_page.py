@@ -5,6 +5,11 @@ workers call it, from any thread); ``side`` draws the loaded models side by side
 weight, weight bytes, last decode speed). The benchmark section runs ``bench kernels`` and, when
 its module is installed, ``bench e2e`` on a worker with progress and Cancel, draws bars and
 a roofline (``bench_view``), and exports the records to CSV or JSON.
+
+The quick kernel run here times one BitNet b1.58 2B4T shape with copies of its weights that
+together exceed the last-level cache, so a cold call reads from memory as decoding does; a
+few-kB shape that lives in cache would make the ternary kernel's fixed costs look like its
+speed. The page says which shape, and how the weights compare with the cache.
 """
 
 from __future__ import annotations
@@ -29,13 +34,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bitnet_studio import kernels
+from bitnet_studio.bench.backends import weight_bytes
+from bitnet_studio.bench.bandwidth import last_level_cache_bytes, sysfs_cache_bytes
 from bitnet_studio.bench.export import write_csv, write_json
-from bitnet_studio.bench.kernel_bench import KernelBenchConfig, quick_config, run_kernel_bench
-from bitnet_studio.bench.timing import BenchCancelled
+from bitnet_studio.bench.kernel_bench import SHAPES, KernelBenchConfig, run_kernel_bench
+from bitnet_studio.bench.timing import BenchCancelled, Budget
+from bitnet_studio.engine.model_memory import model_memory
 from bitnet_studio.ui.bench_view import BenchResultsView
 from bitnet_studio.ui.live_plots import LivePlots
 from bitnet_studio.ui.model_store import ModelStore
 from bitnet_studio.ui.side_by_side import SideBySide
+from bitnet_studio.ui.theme import mute
 from bitnet_studio.ui.workers import Worker, start_worker
 
 
@@ -47,15 +57,85 @@ def _e2e_module() -> Any | None:
         return None
 
 
+MIB = 1 << 20
+QUICK_SHAPE = next(s for s in SHAPES if s.model.startswith("bitnet") and s.role == "mlp gate/up")
+QUICK_BACKENDS = ("ternary", "f16", "f32", "torch-f32")
+
+
+def cache_bytes() -> int:
+    """The CPU's last-level cache (sysconf, else sysfs); 0 when unknown."""
+    return last_level_cache_bytes() or sysfs_cache_bytes()
+
+
+def quick_kernel_config() -> KernelBenchConfig:
+    """One 2B4T shape, its copies together at least twice the last-level cache (256 MiB at
+    least): cold calls stream their weights from memory, as batch-1 decoding does."""
+    cold = max(256 * MIB, 2 * cache_bytes())
+    return KernelBenchConfig(
+        shapes=(QUICK_SHAPE,),
+        backends=QUICK_BACKENDS,
+        cold_bytes=cold,
+        bandwidth_bytes=cold,
+        budget=Budget(seconds=0.15, min_calls=5, max_calls=400, warmup=1),
+    )
+
+
+def describe_kernel_run(cfg: KernelBenchConfig) -> str:
+    """Which shapes, how large their weights are per call, and against what cache."""
+    llc = cache_bytes()
+    shapes = ", ".join(
+        f"{s.rows}x{s.cols} ({s.model} {s.role}: "
+        + " / ".join(f"{b} {weight_bytes(b, s.rows, s.cols) / 1e6:.1f} MB" for b in cfg.backends)
+        + " per call)"
+        for s in cfg.shapes
+    )
+    cache = f"{llc / MIB:.0f} MiB last-level cache" if llc else "a cache of unknown size"
+    where = "from memory" if cfg.cold_bytes > llc else "possibly from cache"
+    return (
+        f"shapes: {shapes}; cold calls rotate over {cfg.cold_bytes / MIB:.0f} MiB of copies "
+        f"vs {cache}: their weights come {where}"
+    )
+
+
+def quick_e2e_config() -> Any:
+    """SmolLM2-135M (the default pair's model, 270 MB of fp16 weights per token) on our
+    ternary and fp16 runtimes, 32 tokens: a real model, not a tiny random one whose few kB
+    of weights sit in cache and leave only fixed per-token costs to compare."""
+    e2e = _e2e_module()
+    assert e2e is not None
+    cold = max(256 * MIB, 2 * cache_bytes())
+    return e2e.E2EConfig(
+        models=["smollm2"],
+        backends=["native-ternary", "native-fp16"],
+        threads=[int(kernels.info()["threads"])],
+        prompt_tokens=32,
+        new_tokens=32,
+        bandwidth_bytes=cold,
+        bandwidth_repeats=2,
+    )
+
+
+def describe_e2e_run(records: list[Any]) -> str:
+    """Per case, the weight bytes each token reads against the last-level cache."""
+    llc = cache_bytes()
+    parts = []
+    for r in records:
+        mb = r.bytes_per_token / 1e6
+        where = "from memory" if r.bytes_per_token > llc else "can sit in cache"
+        parts.append(f"{r.model} {r.case or r.backend}: {mb:,.0f} MB per token ({where})")
+    cache = f"{llc / MIB:.0f} MiB last-level cache" if llc else "a cache of unknown size"
+    return "; ".join(parts) + f"; vs {cache}"
+
+
 def bench_kinds() -> dict[str, tuple[str, Callable[[], Any]]]:
     """label -> (runner kind, config factory) for every benchmark this install has."""
     kinds: dict[str, tuple[str, Callable[[], Any]]] = {
-        "kernels (quick)": ("kernels", quick_config),
+        "kernels (quick)": ("kernels", quick_kernel_config),
         "kernels (full)": ("kernels", KernelBenchConfig),
     }
     e2e = _e2e_module()
     if e2e is not None:
-        kinds["end-to-end (quick)"] = ("e2e", e2e.quick_config)
+        kinds["end-to-end (quick)"] = ("e2e", quick_e2e_config)
         kinds["end-to-end (full)"] = ("e2e", e2e.E2EConfig)
     return kinds
 
@@ -101,6 +181,10 @@ def run_bench(
         return BenchOutcome(kind, label, list(c.records), {}, cancelled=True)
     bw = {int(t): float(b.gbps) for t, b in res.bandwidth.items()}
     skipped, notes = list(getattr(res, "skipped", [])), list(getattr(res, "notes", []))
+    if kind == "kernels":
+        notes.insert(0, describe_kernel_run(cfg))
+    elif res.records:
+        notes.insert(0, describe_e2e_run(list(res.records)))
     return BenchOutcome(kind, label, list(res.records), bw, False, skipped, notes)
 
 
@@ -149,7 +233,8 @@ class MeasurePage(QWidget):
         for b in (self.csv_button, self.json_button):
             b.setEnabled(False)
         self.bench_status = QLabel("Pick a benchmark and press Run.")
-        self.bench_status.setStyleSheet("color:#555")
+        mute(self.bench_status)
+        self.bench_status.setWordWrap(True)
         self.bench_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row = QHBoxLayout()
         row.addWidget(QLabel("Benchmark"))
@@ -175,14 +260,20 @@ class MeasurePage(QWidget):
         lay.addWidget(split)
 
     # ---- live ---------------------------------------------------------------------------
-    def record(self, model_name: str, tokens_per_s: float, rss_mb: float | None = None) -> None:
-        """Live feed: a model's current decode tokens/s (and RSS, MB); any thread."""
-        self.live.record(model_name, tokens_per_s, rss_mb)
+    def record(self, model_name: str, tokens_per_s: float, memory_mb: float | None = None) -> None:
+        """Live feed: a model's current decode tokens/s (and its memory, MB); any thread."""
+        self.live.record(model_name, tokens_per_s, memory_mb)
         self.side.record(model_name, tokens_per_s)
 
     def _on_loaded(self, name: str) -> None:
         m = self.store.get(name)
         self.live.add_series(name, m.label if m else name)
+        if m is not None and m.lock.acquire(blocking=False):  # not while it generates
+            try:
+                mem = model_memory(m.session, m.backend, m.weights.config, m.weights_file)
+            finally:
+                m.lock.release()
+            self.live.record_memory(name, mem.total_at(0) / 1e6)
 
     # ---- benchmarks ---------------------------------------------------------------------
     def running(self) -> bool:
@@ -229,7 +320,8 @@ class MeasurePage(QWidget):
         n = len(outcome.records)
         state = "cancelled" if outcome.cancelled else "done"
         extra = f"; not measured: {len(outcome.skipped)}" if outcome.skipped else ""
-        self.bench_status.setText(f"{outcome.label}: {state}, {n} records{extra}")
+        about = f"\n{outcome.notes[0]}" if outcome.notes else ""
+        self.bench_status.setText(f"{outcome.label}: {state}, {n} records{extra}{about}")
         self.bench_status.setToolTip("\n".join(outcome.skipped + outcome.notes))
         self.results.show_records(outcome.kind, outcome.records)
         for b in (self.csv_button, self.json_button):

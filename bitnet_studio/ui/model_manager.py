@@ -19,16 +19,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bitnet_studio.engine.model_memory import model_memory
 from bitnet_studio.engine.registry import BACKENDS, DEFAULT_MODELS
 from bitnet_studio.ui.model_store import LoadedModel, ModelStore
 
-COLUMNS = ("model", "backend", "format", "architecture", "parameters", "bits/weight", "MB by kind")
+COLUMNS = (
+    "model",
+    "backend",
+    "format",
+    "architecture",
+    "parameters",
+    "bits/weight",
+    "MB by kind",
+    "holds now (MB)",
+)
 
 
 def source_of(m: LoadedModel) -> str | None:
     """What ``ModelStore.load`` can open again: a default's name or a file; None if in memory."""
     spec = m.name.rsplit("@", 1)[0]
     return spec if spec in DEFAULT_MODELS or m.path else None
+
+
+def holds_now(m: LoadedModel) -> str:
+    """What the model holds in memory now: weights, the KV cache of its current context,
+    scratch (its own, not the process's RSS); "busy" while it generates."""
+    if not m.lock.acquire(blocking=False):
+        return "busy (generating)"
+    try:
+        mem = model_memory(m.session, m.backend, m.weights.config, m.weights_file)
+        n = int(getattr(m.session, "n_past", 0) or 0)
+    finally:
+        m.lock.release()
+    return (
+        f"{mem.total_at(n) / 1e6:,.1f} (weights {mem.weights / 1e6:,.1f}, "
+        f"KV {mem.kv_at(n) / 1e6:,.2f} at {n:,} tokens, scratch {mem.scratch / 1e6:,.1f})"
+    )
 
 
 def facts_row(m: LoadedModel) -> list[str]:
@@ -44,6 +70,7 @@ def facts_row(m: LoadedModel) -> list[str]:
         f"{s.get('parameters', 0):,}",
         f"{s.get('bits_per_weight', 0.0):.2f}",
         kinds,
+        holds_now(m),
     ]
 
 

@@ -44,6 +44,13 @@ class LoadedModel:
     slot: int | None = None  # the pane (or place) the caller asked it for
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def weights_file(self) -> str | None:
+        """The file its weights are read from, None for a model derived in memory (a PTQ
+        twin names its source's file, whose mapping is its source's, not its own)."""
+        derived = "+" in str(self.summary.get("format") or "")
+        return None if derived else self.path
+
 
 def model_key(name_or_path: str | Path, backend: str = "native") -> str:
     """The store's name for a model opened on a backend."""

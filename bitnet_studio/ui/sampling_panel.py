@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -65,13 +66,16 @@ class SamplingPanel(QGroupBox):
         self.set_from_dict(DEFAULTS)
 
     def params(self) -> SamplingParams:
-        """The engine's parameters; the same object's values go to every pane."""
+        """The engine's parameters; the same object's values go to every pane. With "new
+        seed each time" a fresh seed is drawn here, so every pane uses the same one and the
+        export records it (the run can be repeated with it)."""
+        fresh = secrets.randbelow(self.seed.maximum() + 1)
         return SamplingParams(
             temperature=self.temperature.value(),
             top_k=self.top_k.value(),
             top_p=self.top_p.value(),
             max_tokens=self.max_tokens.value(),
-            seed=None if self.random_seed.isChecked() else self.seed.value(),
+            seed=fresh if self.random_seed.isChecked() else self.seed.value(),
         )
 
     def system(self) -> str:

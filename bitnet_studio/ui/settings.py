@@ -70,5 +70,12 @@ class Settings:
         self.qs.setValue("models/recent", items)
         return items
 
+    # the first start's explanation (shown once)
+    def intro_seen(self) -> bool:
+        return self.qs.value("intro/seen", False) in (True, "true", "True", "1", 1)
+
+    def set_intro_seen(self) -> None:
+        self.qs.setValue("intro/seen", True)
+
     def sync(self) -> None:
         self.qs.sync()

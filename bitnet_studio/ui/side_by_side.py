@@ -20,6 +20,22 @@ from bitnet_studio.ui.model_store import ModelStore
 LINEAR_KINDS = ("attention", "mlp")
 
 
+def short_labels(labels: list[str]) -> list[str]:
+    """Axis labels that fit under a bar: the shared ``"..., "`` prefix and any trailing
+    ``" (...)"`` dropped ("Shakespeare twin, BitNet 1-bit (trained binary)" -> "BitNet
+    1-bit"); the full labels stay when that would make two alike."""
+    prefix = ""
+    if len(labels) > 1:
+        common = labels[0]
+        for lab in labels[1:]:
+            while not lab.startswith(common):
+                common = common[:-1]
+        prefix = common[: common.rfind(", ") + 2] if ", " in common else ""
+    short = [lab.removeprefix(prefix).split(" (")[0].strip() or lab for lab in labels]
+    short = [t if len(t) <= 22 else t[:21] + "…" for t in short]
+    return short if len(set(short)) == len(short) else labels
+
+
 def linear_bits_per_weight(summary: dict[str, Any]) -> float:
     """Bits per weight over the attention and MLP projections (what 1-bit / ternary change)."""
     kinds = [summary["by_kind"][k] for k in LINEAR_KINDS if k in summary["by_kind"]]
@@ -69,12 +85,17 @@ class SideBySide(QWidget):
         self._dirty = False
         # in pane order where a pane was asked for (the trio: vanilla, 1-bit, b1.58)
         models = sorted(self.store.models(), key=lambda m: (m.slot is None, m.slot or 0))
-        labels = [m.label for m in models]
+        labels = short_labels([m.label for m in models])
+        self.setToolTip("\n".join(f"{t}: {m.label}" for t, m in zip(labels, models, strict=True)))
         with self._lock:
             tps = [self._tps.get(m.name, np.nan) for m in models]
         self.bits.set_data(labels, {"": [linear_bits_per_weight(m.summary) for m in models]})
         self.weights.set_data(labels, {"": [m.summary["bytes"] / 1e6 for m in models]})
         self.speed.set_data(labels, {"": tps})
+        for chart in (self.bits, self.weights, self.speed):  # room for the value on the bar
+            vals = np.asarray(chart.values[""], np.float64)
+            top = float(np.nanmax(vals)) if np.isfinite(vals).any() else 0.0
+            chart.plot.getPlotItem().setYRange(0, top * 1.35 if top > 0 else 1.0, padding=0)
 
     def stop(self) -> None:
         self.timer.stop()

@@ -2,21 +2,44 @@
 
 Each generated token is inserted with its own character format: a background whose
 strength grows as the model's probability of that token falls (confident text stays
-plain, guesses stand out), and a tooltip with the probability and the alternatives. One
-token can be marked as the place where two panes' answers part.
+plain, guesses stand out), and a tooltip with the probability and the alternatives: at the
+temperature the token was sampled with (the model's own figure beside it), alternatives
+decoded to the text they stand for. One token can be marked as the place where two panes'
+answers part. Colours come from the palette, so both themes keep text readable.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QPoint
-from PySide6.QtGui import QColor, QFont, QHelpEvent, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QColor, QFont, QHelpEvent, QPalette, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QTextEdit, QToolTip, QWidget
 
-LOW_P_COLOR = QColor(230, 120, 40)  # orange: readable on light and dark bases
-PART_COLOR = QColor(200, 40, 200)
+LOW_P_COLOR = QColor(230, 120, 40)  # orange
+# The parting mark: a magenta that keeps AA contrast on the base of each theme.
+PART_COLOR_LIGHT = QColor("#a3168f")
+PART_COLOR_DARK = QColor("#ff8cf0")
+# Strongest shading over a dark base: more would darken the light text below AA contrast.
+MAX_ALPHA_LIGHT, MAX_ALPHA_DARK = 200, 110
+
+
+def is_dark(palette: QPalette) -> bool:
+    return palette.base().color().lightness() < 128
+
+
+def part_color(palette: QPalette) -> QColor:
+    return QColor(PART_COLOR_DARK if is_dark(palette) else PART_COLOR_LIGHT)
+
+
+def display_token(decode: Callable[[list[int]], str], raw: Callable[[int], str], i: int) -> str:
+    """The text a token stands for (``'Ġyourself'`` -> ``' yourself'``), as the answer shows
+    it; the raw vocabulary entry when the token alone is not whole text (part of a UTF-8
+    character) or decodes to nothing (a special token)."""
+    text = decode([i])
+    return text if text and "\ufffd" not in text else raw(i)
 
 
 @dataclass
@@ -30,6 +53,9 @@ class TokenRecord:
     start: int = 0  # character range in the document
     end: int = 0
     note: str = ""  # extra tooltip lines (e.g. where answers part)
+    # (p of this token, p of each ``top`` id) at ``temperature``; None when greedy
+    tempered: tuple[float, list[float]] | None = None
+    temperature: float = 0.0
 
     @property
     def p(self) -> float:
@@ -43,6 +69,8 @@ class Turn:
     user: str
     tokens: list[TokenRecord] = field(default_factory=list)
     answer_start: int = 0  # document position where the answer begins
+    model: str = ""  # the store name of the model that answered (set when it starts)
+    model_label: str = ""
     failed: bool = False  # its generation failed: left out of the conversation from then on
 
     @property
@@ -54,10 +82,12 @@ class Turn:
         return [t.id for t in self.tokens]
 
 
-def shade(p: float) -> QColor:
-    """The background of a token of probability ``p``: transparent at 1, strong near 0."""
+def shade(p: float, dark: bool = False) -> QColor:
+    """The background of a token of probability ``p``: transparent at 1, strong near 0
+    (less strong on a dark base, where the text is light)."""
     c = QColor(LOW_P_COLOR)
-    c.setAlpha(int(200 * (1.0 - max(0.0, min(1.0, p))) ** 1.5))
+    top = MAX_ALPHA_DARK if dark else MAX_ALPHA_LIGHT
+    c.setAlpha(int(top * (1.0 - max(0.0, min(1.0, p))) ** 1.5))
     return c
 
 
@@ -113,19 +143,35 @@ class TokenView(QTextEdit):
 
     def _format(self, t: TokenRecord, parted: bool = False) -> QTextCharFormat:
         fmt = QTextCharFormat()
-        fmt.setBackground(shade(t.p))
         fmt.setToolTip(self.tooltip(t))
-        if parted:
+        if parted:  # on the plain base: a shade under the mark would eat its contrast
+            color = part_color(self.palette())
             fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
-            fmt.setUnderlineColor(PART_COLOR)
+            fmt.setUnderlineColor(color)
             fmt.setFontUnderline(True)
-            fmt.setForeground(PART_COLOR)
+            fmt.setForeground(color)
             fmt.setFontWeight(QFont.Weight.Bold)
+        else:
+            fmt.setBackground(shade(t.p, is_dark(self.palette())))
         return fmt
 
     def tooltip(self, t: TokenRecord) -> str:
-        alts = ", ".join(f"{self.token_text(i)!r} {p:.0%}" for i, p in t.top)
-        lines = [f"{self.token_text(t.id)!r}: p = {t.p:.1%}", f"top: {alts}"]
+        """What the token was drawn with: p at the sampling temperature (the model's own p
+        beside it), the alternatives decoded to their text."""
+        name = self.token_text
+        if t.tempered is not None:
+            p_t, alt_t = t.tempered
+            alts = ", ".join(
+                f"{name(i)!r} {pt:.0%}" for (i, _p), pt in zip(t.top, alt_t, strict=False)
+            )
+            lines = [
+                f"{name(t.id)!r}: p = {p_t:.1%} at temperature {t.temperature:g}"
+                f" (model: {t.p:.1%})",
+                f"top at temperature {t.temperature:g}: {alts}",
+            ]
+        else:
+            alts = ", ".join(f"{name(i)!r} {p:.0%}" for i, p in t.top)
+            lines = [f"{name(t.id)!r}: p = {t.p:.1%} (greedy)", f"top: {alts}"]
         if t.note:
             lines.append(t.note)
         return "\n".join(lines)

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "ternary_gemm.h"
 
 namespace {
 
@@ -167,12 +168,12 @@ void test_ternary(const std::vector<const PathKernels*>& paths) {
   const PathKernels* scalar = bitnet::scalar_kernels();
   const size_t rows_list[] = {0, 1, 3, 17, 100};
   const size_t cols_list[] = {1, 31, 127, 128, 129, 160, 161, 300, 576, 1000, 2560};
-  const size_t batches[] = {1, 2, 5, 64};
+  const size_t batches[] = {1, 2, 3, 4, 5, 7, 13, 64, 70};  // GEMV, tiles, GEMM remainders
   for (Layout l : {Layout::I2, Layout::B3})
     for (size_t rows : rows_list)
       for (size_t cols : cols_list)
         for (size_t batch : batches) {
-          if (batch == 64 && rows * cols > 100 * 600) continue;  // keeps sanitizer runs short
+          if (batch >= 13 && rows * cols > 100 * 600) continue;  // keeps sanitizer runs short
           const int pattern = g_case % 7;  // 0..3 random, then extremes
           const size_t woff = g_case % 3, xoff = (g_case / 3) % 5;
           ++g_case;
@@ -437,6 +438,17 @@ int main() {
     test_quantize(paths);
     test_float(paths);
     test_ternary(paths);
+    // The AVX-512 path runs batches from 16 tokens on AMX tiles where it can: run its
+    // ternary cases again on the VNNI kernels alone.
+    if (bitnet::amx_ready()) {
+      std::printf("kernel_tests: AMX tiles in use; ternary cases again without them\n");
+      bitnet::set_amx_enabled(false);
+      std::vector<const PathKernels*> avx512;
+      for (const PathKernels* k : paths)
+        if (std::string(k->name) == "avx512") avx512.push_back(k);
+      test_ternary(avx512);
+      bitnet::set_amx_enabled(true);
+    }
     bitnet::set_threads(threads);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kernel_tests: unexpected exception: %s\n", e.what());

@@ -57,7 +57,8 @@ def test_settings_round_trip(qtbot, tiny_models, settings_file: Path) -> None:  
     s.max_tokens.setValue(33)
     s.seed.setValue(42)
     s.system_prompt.setPlainText("you are terse")
-    w.open_model(tiny_models[0])  # already loaded: only remembered as recent
+    w.open_model(tiny_models[0])  # loading already: remembered as recent once it has opened
+    qtbot.waitUntil(lambda: len(w.store.models()) == 2, timeout=LOAD_TIMEOUT_MS)
     w.close()
     assert settings_file.exists()
     w2 = MainWindow(models=[])
@@ -103,7 +104,7 @@ def test_drop_a_model_file_loads_it(qtbot, window: MainWindow, tmp_path: Path) -
 
 def test_pages_exist(window: MainWindow) -> None:
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Compare", "Inspect", "Measure", "QAT lab"]
+    assert titles == ["Compare", "Inspect", "Measure", "QAT lab", "Evaluate"]
     assert "kernels:" in window.kernel_label.text() and "threads" in window.kernel_label.text()
 
 
@@ -111,6 +112,15 @@ def test_gui_screenshot_writes_a_png(qtbot, tiny_models, tmp_path: Path) -> None
     png = tmp_path / "shot.png"
     argv = ["gui", "--models", *tiny_models, "--prompt", "the fox", "--screenshot", str(png)]
     assert cli.main([*argv, "--timeout", "60"]) == 0
+    img = QImage(str(png))
+    assert not img.isNull() and img.width() >= 800 and img.height() >= 500
+
+
+def test_gui_evaluate_page_screenshot(qtbot, tiny_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    png, text = tmp_path / "evaluate.png", tmp_path / "text.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog. " * 10, encoding="utf-8")
+    argv = ["gui", "--page", "evaluate", "--models", *tiny_models, "--text", str(text)]
+    assert cli.main([*argv, "--screenshot", str(png), "--timeout", "60"]) == 0
     img = QImage(str(png))
     assert not img.isNull() and img.width() >= 800 and img.height() >= 500
 

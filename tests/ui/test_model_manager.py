@@ -19,6 +19,8 @@ def test_facts_and_reopen_on_torch(qtbot, window: MainWindow) -> None:  # type: 
     fmt_col = [dialog.table.item(r, 2).text() for r in range(2)]
     assert all(f == "gguf" for f in fmt_col)
     assert "mlp" in dialog.table.item(0, 6).text()  # bytes by kind
+    holds = [dialog.table.item(r, 7).text() for r in range(2)]  # each model's own memory
+    assert all("weights" in h and "KV" in h for h in holds) and holds[0] != holds[1]
     dialog.table.selectRow(0)
     first = dialog.selected()
     assert first is not None and dialog.open_button.isEnabled()

@@ -20,7 +20,7 @@ from bitnet_studio.models.random_model import random_model, tiny_config
 from bitnet_studio.models.weights import BinaryTensor
 from bitnet_studio.ui.main_window import MainWindow
 from bitnet_studio.ui.pages import TRIO
-from bitnet_studio.ui.side_by_side import linear_bits_per_weight
+from bitnet_studio.ui.side_by_side import linear_bits_per_weight, short_labels
 from tests.ui.conftest import LOAD_TIMEOUT_MS, wait_idle
 
 pytestmark = pytest.mark.timeout(180)
@@ -110,7 +110,9 @@ def test_trio_opens_three_panes_answers_and_measures(  # type: ignore[no-untyped
     w.show_page("measure")
     side = w.measure.side
     side.refresh()
-    assert side.bits.categories == labels
+    assert side.bits.categories == ["vanilla", "BitNet 1-bit", "BitNet b1.58"]
+    assert all(lab in side.toolTip() for lab in labels)
+    assert "14/14 1-bit linears" in w.compare.panes[1].facts.text()
     bits = side.bits.values[""]
     assert bits[0] > 15.9 and 1.0 <= bits[1] < 1.1 and 1.9 < bits[2] < 2.1
     for m, b in zip((p.model() for p in w.compare.panes), bits, strict=True):
@@ -120,3 +122,9 @@ def test_trio_opens_three_panes_answers_and_measures(  # type: ignore[no-untyped
     assert all(np.isfinite(s) and s > 0 for s in speeds)  # each pane's decode fed Measure
     w.grab().save(str(tmp_path / "trio-measure.png"))
     w.shutdown(timeout_s=20)
+
+
+def test_short_labels() -> None:
+    assert short_labels(["a, x (1)", "a, y (2)"]) == ["x", "y"]
+    assert short_labels(["same (1)", "same (2)"]) == ["same (1)", "same (2)"]  # would clash
+    assert short_labels(["tiny llama"]) == ["tiny llama"]

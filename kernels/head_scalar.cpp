@@ -1,0 +1,139 @@
+// The runtime's op kernels (head.h), scalar reference, and the dispatch to the SIMD ones.
+#include <cstring>
+#include <string>
+
+#include "head.h"
+
+namespace bitnet {
+
+float half_bits_to_float(uint16_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal half: renormalise into a normal float
+      exp = 113;
+      while (!(mant & 0x400u)) { mant <<= 1; --exp; }
+      bits = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+uint16_t float_to_half_bits(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  x &= 0x7fffffffu;
+  if (x >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (x > 0x7f800000u ? 0x200u : 0u));
+  const uint32_t e = x >> 23;
+  if (e > 142) return static_cast<uint16_t>(sign | 0x7c00u);  // beyond 65520: infinity
+  if (e < 113) {                                               // a half subnormal (or zero)
+    if (e < 102) return static_cast<uint16_t>(sign);
+    const uint32_t m = (x & 0x7fffffu) | 0x800000u, shift = 126 - e;
+    uint32_t r = m >> shift;
+    const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rem > half || (rem == half && (r & 1u))) ++r;
+    return static_cast<uint16_t>(sign | r);
+  }
+  uint32_t h = ((e - 112) << 10) | ((x & 0x7fffffu) >> 13);
+  const uint32_t rem = x & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // may carry into infinity
+  return static_cast<uint16_t>(sign | h);
+}
+
+namespace {
+
+void i8_rows(const int8_t* w, size_t cols, const int8_t* xq, size_t x_stride, size_t batch,
+             size_t r0, size_t r1, float* y, size_t y_stride, const float* scale, const float* s_x) {
+  for (size_t r = r0; r < r1; ++r) {
+    const int8_t* row = w + r * cols;
+    for (size_t b = 0; b < batch; ++b) {
+      const int8_t* x = xq + b * x_stride;
+      int32_t acc = 0;
+      for (size_t c = 0; c < cols; ++c) acc += static_cast<int32_t>(row[c]) * x[c];
+      y[b * y_stride + r] = static_cast<float>(acc) * (scale[r] * (1.0f / s_x[b]));
+    }
+  }
+}
+
+void q4_rows(const uint8_t* w, const uint16_t* d, size_t cols, const int8_t* xq, size_t x_stride,
+             size_t batch, size_t r0, size_t r1, float* y, size_t y_stride, const float* s_x) {
+  const size_t nb = q4_cols(cols) / kQ4Block, rb = q4_row_bytes(cols);
+  for (size_t r = r0; r < r1; ++r) {
+    for (size_t b = 0; b < batch; ++b) {
+      const int8_t* x = xq + b * x_stride;
+      float acc = 0.0f;
+      for (size_t k = 0; k < nb; ++k) {
+        const uint8_t* blk = w + r * rb + k * 16;
+        const int8_t* xb = x + k * kQ4Block;
+        int32_t s = 0;
+        for (int j = 0; j < 16; ++j) {
+          s += (static_cast<int32_t>(blk[j] & 15) - 8) * xb[j];
+          s += (static_cast<int32_t>(blk[j] >> 4) - 8) * xb[j + 16];
+        }
+        acc += half_bits_to_float(d[r * nb + k]) * static_cast<float>(s);
+      }
+      y[b * y_stride + r] = acc * (1.0f / s_x[b]);
+    }
+  }
+}
+
+float dot_f32(const float* a, const float* b, size_t n) {
+  // Eight independent partial sums (the same association as the SIMD versions' lanes).
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float dot_f16(const float* a, const uint16_t* b, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; ++i) s += a[i] * half_bits_to_float(b[i]);
+  return s;
+}
+
+void axpy_f32(float a, const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void axpy_f16(float a, const uint16_t* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] += a * half_bits_to_float(x[i]);
+}
+
+void to_f16(const float* x, uint16_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = float_to_half_bits(x[i]);
+}
+
+const OpKernels kScalar{"scalar", i8_rows, q4_rows, dot_f32, dot_f16, axpy_f32, axpy_f16, to_f16};
+
+}  // namespace
+
+const OpKernels* ops_scalar() { return &kScalar; }
+
+#ifndef BITNET_HAVE_AVX2
+const OpKernels* ops_avx2() { return nullptr; }
+#endif
+#ifndef BITNET_HAVE_AVX512
+const OpKernels* ops_avx512() { return nullptr; }
+#endif
+
+const OpKernels* op_kernels(const PathKernels* k) {
+  const std::string name = k ? k->name : "scalar";
+  const OpKernels* h = nullptr;
+  if (name == "avx512") h = ops_avx512();
+  if (name == "avx2") h = ops_avx2();
+  return h ? h : ops_scalar();
+}
+
+}  // namespace bitnet
