@@ -12,6 +12,7 @@ import dataclasses
 
 from bitnet_studio.bench import report
 from bitnet_studio.bench.backends import BACKENDS
+from bitnet_studio.bench.binary_backends import binary_vs_ternary_lines
 from bitnet_studio.bench.kernel_bench import (
     SHAPES,
     KernelBenchConfig,
@@ -116,5 +117,9 @@ def run(args: argparse.Namespace) -> int:
         print()
         for line in report.ratio_lines(result.records, threads):
             print(line)
+        binary = binary_vs_ternary_lines(result.records, threads)
+        if binary:
+            print()
+            print("\n".join(binary))
     write_records(out_path, result.records)
     return 0
