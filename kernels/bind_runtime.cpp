@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "binary.h"
 #include "bindings.h"
 #include "runtime.h"
 
@@ -181,7 +182,8 @@ class NativeModel {
   }
 
   // A matrix entry is a tuple (kind, data, scale or None, cols) with kind one of
-  // f32, f16 (raw uint16 bits), i8 (per-row scale), i2 / b3 (packed ternary).
+  // f32, f16 (raw uint16 bits), i8 (per-row scale), i2 / b3 (packed ternary),
+  // q1 (packed binary, 1 or rows * blocks scales).
   bitnet::Weight matrix(const std::string& name) const {
     nb::handle h = entry(name);
     require(nb::isinstance<nb::tuple>(h) && nb::len(h) == 4,
@@ -204,6 +206,10 @@ class NativeModel {
       const bitnet::Layout l = kind == "i2" ? bitnet::Layout::I2 : bitnet::Layout::B3;
       require(a.shape(1) == bitnet::row_bytes(l, w.cols), name + ": packed row length does not match cols");
       w = {bitnet::WType::TERNARY, a.data(), a.shape(0), w.cols, l};
+    } else if (kind == "q1") {
+      auto a = as_array<Arr<const uint8_t, nb::ndim<2>>>(t[1], name, "uint8 2-D");
+      require(a.shape(1) == bitnet::binary_row_bytes(w.cols), name + ": packed row length does not match cols");
+      w = {bitnet::WType::BINARY, a.data(), a.shape(0), w.cols};
     } else {
       throw std::invalid_argument(name + ": unknown weight kind '" + kind + "'");
     }
@@ -212,7 +218,7 @@ class NativeModel {
       w.scale = s.data();
       w.n_scales = s.shape(0);
     }
-    require(kind == "i2" || kind == "b3" || w.cols == nb::cast<size_t>(t[3]), name + ": cols mismatch");
+    require(kind == "i2" || kind == "b3" || kind == "q1" || w.cols == nb::cast<size_t>(t[3]), name + ": cols mismatch");
     return w;
   }
 

@@ -25,14 +25,16 @@ namespace bitnet {
 //             input is quantized per token to int8 as well (like a Q8_0 head).
 //   TERNARY   packed in `layout` (kernels.h) with 1 or rows scales:
 //             y = (W_q . x_q) * scale / s_x (BitNet b1.58, activations int8 per token).
-enum class WType : int { F32 = 0, F16 = 1, I8 = 2, TERNARY = 3 };
+//   BINARY    1 bit per weight (binary.h) with 1 scale or rows * ceil(cols/128)
+//             per-block scales (original BitNet / GGUF Q1_0), activations int8 per token.
+enum class WType : int { F32 = 0, F16 = 1, I8 = 2, TERNARY = 3, BINARY = 4 };
 
 struct Weight {
   WType type = WType::F32;
   const void* data = nullptr;
   size_t rows = 0, cols = 0;
   Layout layout = Layout::I2;      // TERNARY only
-  const float* scale = nullptr;    // TERNARY (1 or rows), I8 (rows)
+  const float* scale = nullptr;    // TERNARY (1 or rows), I8 (rows), BINARY (1 or rows*blocks)
   size_t n_scales = 0;
   size_t nbytes() const;           // bytes of data + scales
   bool empty() const { return data == nullptr; }

@@ -18,7 +18,7 @@ from bitnet_studio import _kernels as _k
 from bitnet_studio import kernels
 from bitnet_studio.errors import StudioError
 from bitnet_studio.models.config import ModelConfig
-from bitnet_studio.models.weights import ModelWeights, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
 from bitnet_studio.quant.absmean import ternarize
 
 FloatKind = Literal["f16", "f32"]
@@ -92,6 +92,16 @@ def _int8_matrix(t: Any) -> tuple[str, np.ndarray, np.ndarray, int]:
 def _ternary_matrix(t: TernaryTensor, layout: str) -> tuple[str, np.ndarray, np.ndarray, int]:
     p = kernels.pack_ternary(np.ascontiguousarray(t.codes, dtype=np.int8), t.scale, layout)
     return layout, p.data, p.scale, p.cols
+
+
+def _binary_matrix(t: BinaryTensor) -> tuple[str, np.ndarray, np.ndarray, int]:
+    """Packed 1-bit signs. Per-block scales that are one value throughout (a per-tensor
+    beta stored in every Q1_0 block) become one scale: the exact int32 path."""
+    scale = np.asarray(t.scale, dtype=np.float32)
+    if scale.size > 1 and np.all(scale == scale.flat[0]):
+        scale = scale.reshape(-1)[:1]
+    p = kernels.pack_binary(np.ascontiguousarray(t.signs, dtype=np.int8), scale)
+    return "q1", p.data, p.scale.reshape(-1), p.cols
 
 
 class NativeSession:
@@ -205,6 +215,8 @@ class NativeBackend:
         self.layout = layout
 
     def _linear(self, t: Any, ternary_arch: bool) -> tuple[str, np.ndarray, Any, int]:
+        if isinstance(t, BinaryTensor):
+            return _binary_matrix(t)
         if isinstance(t, TernaryTensor):
             return _ternary_matrix(t, self.layout)
         if ternary_arch:  # latent float weights of a b1.58 model: ternarize on load

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from bitnet_studio.models.config import ModelConfig
-from bitnet_studio.models.weights import ModelWeights, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
 from bitnet_studio.quant.absmean import ternarize
 
 ACT_EPS = 1e-5  # activation absmax clamp, as in quant.absmean
@@ -55,6 +55,37 @@ class TernaryLinear:
 
 
 @dataclass
+class BinaryLinear:
+    """W1A8 (original BitNet): W = signs * scale, signs kept as int8 in {-1, +1}.
+
+    Activations are quantized exactly as in :class:`TernaryLinear`. ``scale`` is per tensor
+    (a 0-d tensor, BitNet's beta) or per row and 128-column block (out, nblocks) as in Q1_0:
+    then each block's exact integer partial sum is multiplied by its own scale.
+    """
+
+    signs: torch.Tensor  # int8 (out, in)
+    scale: torch.Tensor  # float32 () or (out, ceil(in / 128))
+
+    BLOCK = 128
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x_q, s_x = quantize_activations(x)
+        inv_sx = torch.ones_like(s_x).div(s_x)
+        w = self.signs.to(torch.float32)
+        if self.scale.dim() == 0:
+            return (x_q @ w.T) * (self.scale * inv_sx)
+        nb = self.scale.shape[1]
+        pad = nb * self.BLOCK - w.shape[1]
+        xb = torch.nn.functional.pad(x_q, (0, pad)).reshape(*x_q.shape[:-1], nb, self.BLOCK)
+        wb = torch.nn.functional.pad(w, (0, pad)).reshape(w.shape[0], nb, self.BLOCK)
+        partial = torch.einsum("...bk,obk->...ob", xb, wb)  # exact: |sum| <= 128 * 128
+        return (partial * self.scale).sum(dim=-1) * inv_sx
+
+    def nbytes(self) -> int:
+        return self.signs.nbytes + self.scale.nbytes
+
+
+@dataclass
 class DenseLinear:
     weight: torch.Tensor  # float32 (out, in)
 
@@ -65,7 +96,7 @@ class DenseLinear:
         return self.weight.nbytes
 
 
-Linear = TernaryLinear | DenseLinear
+Linear = TernaryLinear | BinaryLinear | DenseLinear
 
 
 def quantize_activations(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,9 +112,15 @@ def _to_f32(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(a, dtype=np.float32, copy=True))
 
 
-def make_linear(t: np.ndarray | TernaryTensor, ternarize_dense: bool) -> Linear:
+def make_linear(t: np.ndarray | TernaryTensor | BinaryTensor, ternarize_dense: bool) -> Linear:
     """A TernaryTensor becomes a ternary linear; a dense array stays dense, unless the
     architecture is ternary (BitNet latent weights, quantized at load like HF ``online`` mode)."""
+    if isinstance(t, BinaryTensor):
+        bscale = _to_f32(t.scale)
+        return BinaryLinear(
+            torch.from_numpy(np.ascontiguousarray(t.signs, dtype=np.int8)),
+            bscale.reshape(()) if bscale.numel() == 1 else bscale,
+        )
     if isinstance(t, TernaryTensor):
         scale = _to_f32(t.scale).reshape(-1)
         return TernaryLinear(
@@ -171,7 +208,7 @@ class TorchModel:
 
         def dense(name: str) -> torch.Tensor:
             v = t[name]
-            if isinstance(v, TernaryTensor):
+            if isinstance(v, TernaryTensor | BinaryTensor):
                 return torch.from_numpy(v.dequantize())
             return _to_f32(v)
 
