@@ -24,6 +24,26 @@ inline size_t binary_blocks(size_t cols) { return (cols + kBinaryBlockCols - 1) 
 inline size_t binary_padded_cols(size_t cols) { return binary_blocks(cols) * kBinaryBlockCols; }
 inline size_t binary_row_bytes(size_t cols) { return binary_blocks(cols) * kBinaryBlockBytes; }
 
+// Sums of one token's activations per 128-column block, padding columns excluded (they may
+// hold anything): full blocks by `block_sum` (a path's SIMD sum of 128 bytes), the last,
+// partial one column by column. Returns the total.
+template <class BlockSum>
+int32_t activation_block_sums(const int8_t* x, size_t cols, BlockSum block_sum, int32_t* out) {
+  const size_t nb = binary_blocks(cols), full = cols / kBinaryBlockCols;
+  int32_t total = 0;
+  for (size_t blk = 0; blk < nb; ++blk) {
+    int32_t s = 0;
+    if (blk < full) {
+      s = block_sum(x + blk * kBinaryBlockCols);
+    } else {
+      for (size_t c = blk * kBinaryBlockCols; c < cols; ++c) s += x[c];
+    }
+    if (out != nullptr) out[blk] = s;
+    total += s;
+  }
+  return total;
+}
+
 // signs: int8 (rows, cols) in {-1, +1}; throws std::invalid_argument on any other value.
 void pack_binary(const int8_t* signs, size_t rows, size_t cols, uint8_t* out);
 void unpack_binary(const uint8_t* packed, size_t rows, size_t cols, int8_t* out);

@@ -42,26 +42,15 @@ inline __mmask64 load_bits(const uint8_t* p) {
 constexpr size_t kPrefetch = 16384;
 constexpr size_t kChunk = 64;  // tokens per call chunk (pointer / sum arrays on the stack)
 
-// Sums of one token's padded activations per 128-column block (bias trick: sad of the
-// bytes xor 0x80 against zero sums them unsigned; subtract 128 per byte afterwards).
-void block_sums(const int8_t* x, size_t nb, int32_t* out) {
+// Sum of 128 activation bytes (bias trick: sad of the bytes xor 0x80 against zero sums
+// them unsigned; subtract 128 per byte afterwards).
+int32_t block_sum(const int8_t* x) {
   const __m512i bias = _mm512_set1_epi8(-128);
-  for (size_t blk = 0; blk < nb; ++blk) {
-    const __m512i a = _mm512_xor_si512(_mm512_loadu_si512(x + blk * 128), bias);
-    const __m512i b = _mm512_xor_si512(_mm512_loadu_si512(x + blk * 128 + 64), bias);
-    const __m512i s = _mm512_add_epi64(_mm512_sad_epu8(a, _mm512_setzero_si512()),
-                                       _mm512_sad_epu8(b, _mm512_setzero_si512()));
-    out[blk] = static_cast<int32_t>(_mm512_reduce_add_epi64(s) - 128 * 128);
-  }
-}
-
-int32_t total_sum(const int8_t* x, size_t nb) {
-  const __m512i bias = _mm512_set1_epi8(-128);
-  __m512i s = _mm512_setzero_si512();
-  for (size_t i = 0; i < nb * 128; i += 64)
-    s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(x + i), bias),
-                                            _mm512_setzero_si512()));
-  return static_cast<int32_t>(_mm512_reduce_add_epi64(s) - 128 * static_cast<int64_t>(nb * 128));
+  const __m512i a = _mm512_xor_si512(_mm512_loadu_si512(x), bias);
+  const __m512i b = _mm512_xor_si512(_mm512_loadu_si512(x + 64), bias);
+  const __m512i s = _mm512_add_epi64(_mm512_sad_epu8(a, _mm512_setzero_si512()),
+                                     _mm512_sad_epu8(b, _mm512_setzero_si512()));
+  return static_cast<int32_t>(_mm512_reduce_add_epi64(s) - 128 * 128);
 }
 
 // R rows x T tokens over every block. Blocks = false: out[t * os + r] = exact int32 dot.
@@ -152,7 +141,7 @@ void dot_i32(const BinaryMatrix& m, const int8_t* xq, size_t x_stride, size_t ba
     const size_t n = std::min(kChunk, batch - b0);
     for (size_t t = 0; t < n; ++t) {
       xs[t] = xq + (b0 + t) * x_stride;
-      sums[t] = total_sum(xs[t], nb);
+      sums[t] = activation_block_sums(xs[t], m.cols, block_sum, nullptr);
     }
     int32_t* o = out + b0 * out_stride;
     if (n == 1)
@@ -171,7 +160,7 @@ void dot_blocks_f32(const BinaryMatrix& m, const float* scale, const int8_t* xq,
     const size_t n = std::min(kChunk, batch - b0);
     for (size_t t = 0; t < n; ++t) {
       xs[t] = xq + (b0 + t) * x_stride;
-      block_sums(xs[t], nb, sums.data() + t * nb);
+      activation_block_sums(xs[t], m.cols, block_sum, sums.data() + t * nb);
     }
     rows<4, 2, true>(m, scale, xs, sums.data(), nb, n, r0, r1, y + b0 * y_stride, y_stride);
   }

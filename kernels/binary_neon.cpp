@@ -114,8 +114,7 @@ void dot_i32(const BinaryMatrix& m, const int8_t* xq, size_t x_stride, size_t ba
     const size_t n = std::min(kChunk, batch - b0);
     for (size_t t = 0; t < n; ++t) {
       xs[t] = xq + (b0 + t) * x_stride;
-      sums[t] = 0;
-      for (size_t blk = 0; blk < nb; ++blk) sums[t] += block_sum(xs[t] + blk * 128);
+      sums[t] = activation_block_sums(xs[t], m.cols, block_sum, nullptr);
     }
     int32_t* o = out + b0 * out_stride;
     if (n == 1)
@@ -134,7 +133,7 @@ void dot_blocks_f32(const BinaryMatrix& m, const float* scale, const int8_t* xq,
     const size_t n = std::min(kChunk, batch - b0);
     for (size_t t = 0; t < n; ++t) {
       xs[t] = xq + (b0 + t) * x_stride;
-      for (size_t blk = 0; blk < nb; ++blk) sums[t * nb + blk] = block_sum(xs[t] + blk * 128);
+      activation_block_sums(xs[t], m.cols, block_sum, sums.data() + t * nb);
     }
     rows<2, 2, true>(m, scale, xs, sums.data(), nb, n, r0, r1, y + b0 * y_stride, y_stride);
   }

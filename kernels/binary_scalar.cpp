@@ -1,4 +1,5 @@
 // Binary packing and the scalar reference kernels that every SIMD path is checked against.
+#include <algorithm>
 #include <stdexcept>
 #include <vector>
 
@@ -28,14 +29,19 @@ void unpack_binary(const uint8_t* packed, size_t rows, size_t cols, int8_t* out)
 
 namespace {
 
-// 2 * sum(x where bit = 1) - sum(x) over one 128-column block.
-inline int32_t block_dot(const uint8_t* bits, const int8_t* x) {
+// 2 * sum(x where bit = 1) - sum(x) over the first n (<= 128) columns of a block: the
+// padding columns are skipped, whatever the activations hold there.
+inline int32_t block_dot(const uint8_t* bits, const int8_t* x, size_t n) {
   int32_t on = 0, all = 0;
-  for (size_t j = 0; j < kBinaryBlockCols; ++j) {
+  for (size_t j = 0; j < n; ++j) {
     all += x[j];
     if ((bits[j / 8] >> (j % 8)) & 1) on += x[j];
   }
   return 2 * on - all;
+}
+
+inline size_t valid(size_t cols, size_t blk) {
+  return std::min(kBinaryBlockCols, cols - blk * kBinaryBlockCols);
 }
 
 void dot_i32(const BinaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
@@ -45,7 +51,7 @@ void dot_i32(const BinaryMatrix& m, const int8_t* xq, size_t x_stride, size_t ba
     for (size_t b = 0; b < batch; ++b) {
       int32_t acc = 0;
       for (size_t blk = 0; blk < nb; ++blk)
-        acc += block_dot(m.data + r * rb + blk * kBinaryBlockBytes, xq + b * x_stride + blk * kBinaryBlockCols);
+        acc += block_dot(m.data + r * rb + blk * kBinaryBlockBytes, xq + b * x_stride + blk * kBinaryBlockCols, valid(m.cols, blk));
       out[b * out_stride + (r - r0)] = acc;
     }
 }
@@ -59,7 +65,8 @@ void dot_blocks_f32(const BinaryMatrix& m, const float* scale, const int8_t* xq,
       for (size_t blk = 0; blk < nb; ++blk)
         acc += scale[r * nb + blk] *
                static_cast<float>(block_dot(m.data + r * rb + blk * kBinaryBlockBytes,
-                                            xq + b * x_stride + blk * kBinaryBlockCols));
+                                            xq + b * x_stride + blk * kBinaryBlockCols,
+                                            valid(m.cols, blk)));
       y[b * y_stride + (r - r0)] = acc;
     }
 }
