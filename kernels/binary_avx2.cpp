@@ -140,7 +140,6 @@ void rows(const BinaryMatrix& m, const float* scale, const int8_t* const* xs, co
 
 void dot_i32(const BinaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
              size_t r1, int32_t* out, size_t out_stride) {
-  const size_t nb = binary_blocks(m.cols);
   const int8_t* xs[kChunk];
   int32_t sums[kChunk];
   for (size_t b0 = 0; b0 < batch; b0 += kChunk) {

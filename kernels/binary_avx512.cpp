@@ -15,6 +15,13 @@
 
 #include "binary.h"
 
+// GCC 12's AVX-512 intrinsics fill unused mask operands from _mm512_undefined_*, which
+// -Wuninitialized reports (falsely) at every inlined use in this file.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #define BITNET_UNROLL _Pragma("GCC unroll 16")
 
 namespace bitnet {
@@ -42,6 +49,17 @@ inline __mmask64 load_bits(const uint8_t* p) {
 constexpr size_t kPrefetch = 16384;
 constexpr size_t kChunk = 64;  // tokens per call chunk (pointer / sum arrays on the stack)
 
+// Horizontal sums without _mm512_reduce_add_* (GCC 12 warns of uninitialised values
+// inside them).
+inline int32_t hsum_i32(__m512i v) {
+  __m512i s = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm512_add_epi32(s, _mm512_shuffle_i32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+  __m128i q = _mm512_castsi512_si128(s);
+  q = _mm_add_epi32(q, _mm_shuffle_epi32(q, _MM_SHUFFLE(1, 0, 3, 2)));
+  q = _mm_add_epi32(q, _mm_shuffle_epi32(q, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(q);
+}
+
 // Sum of 128 activation bytes (bias trick: sad of the bytes xor 0x80 against zero sums
 // them unsigned; subtract 128 per byte afterwards).
 int32_t block_sum(const int8_t* x) {
@@ -50,7 +68,17 @@ int32_t block_sum(const int8_t* x) {
   const __m512i b = _mm512_xor_si512(_mm512_loadu_si512(x + 64), bias);
   const __m512i s = _mm512_add_epi64(_mm512_sad_epu8(a, _mm512_setzero_si512()),
                                      _mm512_sad_epu8(b, _mm512_setzero_si512()));
-  return static_cast<int32_t>(_mm512_reduce_add_epi64(s) - 128 * 128);
+  // Each 64-bit lane is below 2^16, so its upper 32 bits are zero: sum the 32-bit lanes.
+  return hsum_i32(s) - 128 * 128;
+}
+
+inline float hsum_ps(__m512 v) {
+  __m512 s = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm512_add_ps(s, _mm512_shuffle_f32x4(s, s, _MM_SHUFFLE(2, 3, 0, 1)));
+  __m128 q = _mm512_castps512_ps128(s);
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_movehdup_ps(q));
+  return _mm_cvtss_f32(q);
 }
 
 // R rows x T tokens over every block. Blocks = false: out[t * os + r] = exact int32 dot.
@@ -106,9 +134,9 @@ void tile(const uint8_t* w, size_t rb, size_t nb, const int8_t* const* xs, const
         const int32_t* xb = sums + t * nb;  // per-block sums of token t
         float corr = 0.0f;
         for (size_t blk = 0; blk < nb; ++blk) corr += scale[r * nb + blk] * static_cast<float>(xb[blk]);
-        out[t * os + r] = 2.0f * _mm512_reduce_add_ps(facc[r][t]) - corr;
+        out[t * os + r] = 2.0f * hsum_ps(facc[r][t]) - corr;
       } else {
-        out[t * os + r] = 2 * _mm512_reduce_add_epi32(acc[r][t]) - sums[t];
+        out[t * os + r] = 2 * hsum_i32(acc[r][t]) - sums[t];
       }
     }
 }
@@ -134,7 +162,6 @@ void rows(const BinaryMatrix& m, const float* scale, const int8_t* const* xs, co
 
 void dot_i32(const BinaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
              size_t r1, int32_t* out, size_t out_stride) {
-  const size_t nb = binary_blocks(m.cols);
   const int8_t* xs[kChunk];
   int32_t sums[kChunk];
   for (size_t b0 = 0; b0 < batch; b0 += kChunk) {

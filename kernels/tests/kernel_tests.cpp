@@ -25,6 +25,9 @@
 
 #include "kernels.h"
 
+// binary_tests.cpp: the 1-bit kernels' checks.
+void run_binary_tests(const std::vector<const bitnet::PathKernels*>& paths, int& passed, int& failed);
+
 namespace {
 
 using bitnet::Layout;
@@ -437,6 +440,7 @@ int main() {
     test_quantize(paths);
     test_float(paths);
     test_ternary(paths);
+    run_binary_tests(paths, g_passed, g_failed);
     bitnet::set_threads(threads);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kernel_tests: unexpected exception: %s\n", e.what());
