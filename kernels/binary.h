@@ -74,6 +74,13 @@ const BinaryKernels* binary_neon();    // nullptr when not compiled
 // The binary kernels of the same ISA as a (ternary) path; the scalar ones otherwise.
 const BinaryKernels* binary_kernels_for(const PathKernels* k);
 
+// AMX-INT8 GEMM (binary_amx.cpp; x86-64 only): available when the CPU has it and the OS
+// granted the tile state. Rows [r0, r1) with r1 - r0 a multiple of 16, n tokens at xs[t]
+// (padded rows) with activation sums sums[t]; out[t * os + (r - r0)] = exact dot.
+bool binary_amx_available();
+void binary_amx_i32(const BinaryMatrix& m, const int8_t* const* xs, const int32_t* sums, size_t n,
+                    size_t r0, size_t r1, int32_t* out, size_t os);
+
 // Threaded drivers.
 void binary_matmul_i32(const BinaryKernels* k, const BinaryMatrix& m, const int8_t* xq,
                        size_t x_stride, size_t batch, int32_t* out, size_t out_stride);

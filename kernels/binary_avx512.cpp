@@ -47,7 +47,9 @@ inline __mmask64 load_bits(const uint8_t* p) {
 // L2 prefetch 16 KiB ahead of each row stream (demand misses alone keep too few lines in
 // flight for a streaming GEMV).
 constexpr size_t kPrefetch = 16384;
-constexpr size_t kChunk = 64;  // tokens per call chunk (pointer / sum arrays on the stack)
+constexpr size_t kChunk = 64;
+// From this many tokens on, per-tensor products go to AMX-INT8 where the CPU has it.
+constexpr size_t kAmxMinBatch = 8;  // tokens per call chunk (pointer / sum arrays on the stack)
 
 // Horizontal sums without _mm512_reduce_add_* (GCC 12 warns of uninitialised values
 // inside them).
@@ -104,7 +106,7 @@ void tile(const uint8_t* w, size_t rb, size_t nb, const int8_t* const* xs, const
       const uint8_t* src = w + r * rb + blk * kBinaryBlockBytes;
       wv[r][0] = _mm512_maskz_mov_epi8(load_bits(src), ones);
       wv[r][1] = _mm512_maskz_mov_epi8(load_bits(src + 8), ones);
-      _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetch), _MM_HINT_T1);
+      if ((blk & 3) == 0) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetch), _MM_HINT_T1);
     }
     BITNET_UNROLL
     for (int h = 0; h < 2; ++h)
@@ -171,10 +173,15 @@ void dot_i32(const BinaryMatrix& m, const int8_t* xq, size_t x_stride, size_t ba
       sums[t] = activation_block_sums(xs[t], m.cols, block_sum, nullptr);
     }
     int32_t* o = out + b0 * out_stride;
+    size_t r = r0;
+    if (n >= kAmxMinBatch && r1 - r0 >= 16 && binary_amx_available()) {
+      r = r0 + (r1 - r0) / 16 * 16;
+      binary_amx_i32(m, xs, sums, n, r0, r, o, out_stride);
+    }
     if (n == 1)
-      rows<8, 1, false>(m, nullptr, xs, sums, 1, n, r0, r1, o, out_stride);
+      rows<8, 1, false>(m, nullptr, xs, sums, 1, n, r, r1, o + (r - r0), out_stride);
     else
-      rows<4, 4, false>(m, nullptr, xs, sums, 1, n, r0, r1, o, out_stride);
+      rows<4, 4, false>(m, nullptr, xs, sums, 1, n, r, r1, o + (r - r0), out_stride);
   }
 }
 

@@ -36,6 +36,8 @@ bitnet::BinaryMatrix matrix(const Arr<const uint8_t, nb::ndim<2>>& packed, size_
 void bind_binary(nb::module_& m) {
   m.def("binary_padded_cols", &bitnet::binary_padded_cols, "cols"_a);
   m.def("binary_row_bytes", &bitnet::binary_row_bytes, "cols"_a);
+  m.def("binary_amx_available", &bitnet::binary_amx_available,
+        "Whether batched per-tensor binary products run on AMX-INT8 here");
   m.def("binary_path", [](const std::string& path) { return std::string(bitnet::binary_kernels_for(pick(path))->name); },
         "path"_a = "");
 

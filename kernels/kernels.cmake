@@ -49,7 +49,9 @@ target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/binary_scalar.cpp
   ${BITNET_KERNEL_DIR}/binary_dispatch.cpp)
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
   target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/binary_avx2.cpp
-    ${BITNET_KERNEL_DIR}/binary_avx512.cpp)
+    ${BITNET_KERNEL_DIR}/binary_avx512.cpp ${BITNET_KERNEL_DIR}/binary_amx.cpp)
+  set_source_files_properties(${BITNET_KERNEL_DIR}/binary_amx.cpp PROPERTIES
+    COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vbmi;-mamx-tile;-mamx-int8")
   set_source_files_properties(${BITNET_KERNEL_DIR}/binary_avx2.cpp PROPERTIES
     COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
   set_source_files_properties(${BITNET_KERNEL_DIR}/binary_avx512.cpp PROPERTIES
