@@ -82,6 +82,12 @@ const BinaryKernels* binary_avx2() { return nullptr; }
 #endif
 #if !defined(BITNET_HAVE_BINARY_AVX512)
 const BinaryKernels* binary_avx512() { return nullptr; }
+// No AMX in this build (binary_amx.cpp is x86-64 only).
+bool binary_amx_available() { return false; }
+void binary_amx_i32(const BinaryMatrix&, const int8_t* const*, const int32_t*, size_t, size_t, size_t,
+                    int32_t*, size_t) {
+  throw std::logic_error("binary_amx_i32: AMX is not compiled into this build");
+}
 #endif
 #if !defined(BITNET_HAVE_BINARY_NEON)
 const BinaryKernels* binary_neon() { return nullptr; }
