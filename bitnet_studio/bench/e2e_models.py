@@ -165,9 +165,11 @@ def random_weights(cfg: ModelConfig, form: Form, seed: int = 0) -> ModelWeights:
                 gamma = np.array([np.sqrt(1.5 / cols)], np.float32)
                 t[p + name] = TernaryTensor(codes, gamma, source_type="random")
             elif form == "binary":
-                signs = rng.integers(0, 2, size=(rows, cols), dtype=np.int8) * 2 - 1
+                signs = rng.integers(0, 2, size=(rows, cols), dtype=np.int8)
+                signs *= 2  # in place: {0, 1} -> {-1, +1} without a second copy
+                signs -= 1
                 beta = np.array([np.sqrt(1.0 / cols)], np.float32)
-                t[p + name] = BinaryTensor(signs.astype(np.int8), beta, source_type="random")
+                t[p + name] = BinaryTensor(signs, beta, source_type="random")
             else:
                 t[p + name] = _normal_f16(rng, (rows, cols), 1.0 / cols**0.5)
     t["norm"] = ones
