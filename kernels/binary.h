@@ -80,6 +80,11 @@ const BinaryKernels* binary_kernels_for(const PathKernels* k);
 bool binary_amx_available();
 void binary_amx_i32(const BinaryMatrix& m, const int8_t* const* xs, const int32_t* sums, size_t n,
                     size_t r0, size_t r1, int32_t* out, size_t os);
+// The same with per-block scales (rows x nblocks); block_sums[t * nblocks + blk] are the
+// tokens' activation sums per block; y[t * os + (r - r0)] as dot_blocks_f32.
+void binary_amx_blocks_f32(const BinaryMatrix& m, const float* scale, const int8_t* const* xs,
+                           const int32_t* block_sums, size_t n, size_t r0, size_t r1, float* y,
+                           size_t os);
 
 // Threaded drivers.
 void binary_matmul_i32(const BinaryKernels* k, const BinaryMatrix& m, const int8_t* xq,

@@ -196,7 +196,13 @@ void dot_blocks_f32(const BinaryMatrix& m, const float* scale, const int8_t* xq,
       xs[t] = xq + (b0 + t) * x_stride;
       activation_block_sums(xs[t], m.cols, block_sum, sums.data() + t * nb);
     }
-    rows<4, 2, true>(m, scale, xs, sums.data(), nb, n, r0, r1, y + b0 * y_stride, y_stride);
+    float* o = y + b0 * y_stride;
+    size_t r = r0;
+    if (n >= kAmxMinBatch && r1 - r0 >= 16 && binary_amx_available()) {
+      r = r0 + (r1 - r0) / 16 * 16;
+      binary_amx_blocks_f32(m, scale, xs, sums.data(), n, r0, r, o, y_stride);
+    }
+    rows<4, 2, true>(m, scale, xs, sums.data(), nb, n, r, r1, o + (r - r0), y_stride);
   }
 }
 

@@ -88,6 +88,10 @@ void binary_amx_i32(const BinaryMatrix&, const int8_t* const*, const int32_t*, s
                     int32_t*, size_t) {
   throw std::logic_error("binary_amx_i32: AMX is not compiled into this build");
 }
+void binary_amx_blocks_f32(const BinaryMatrix&, const float*, const int8_t* const*, const int32_t*,
+                           size_t, size_t, size_t, float*, size_t) {
+  throw std::logic_error("binary_amx_blocks_f32: AMX is not compiled into this build");
+}
 #endif
 #if !defined(BITNET_HAVE_BINARY_NEON)
 const BinaryKernels* binary_neon() { return nullptr; }
