@@ -23,7 +23,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("convert", "convert", "write a model as GGUF (f16, tq2_0, tq1_0)"),
     ("bench", "bench", "benchmarks: kernels, end-to-end decode"),
     ("train", "train", "train the vanilla or the b1.58 twin on the bundled corpus (resumable)"),
-    ("evaluate", "evaluate", "held-out perplexity and bits per byte of models"),
+    ("evaluate", "evaluate", "perplexity, bits per byte, KL vs a reference and cost per token"),
     ("gui", "gui", "the desktop app (also: no command); --screenshot for a scripted run"),
 ]
 

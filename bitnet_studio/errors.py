@@ -14,5 +14,12 @@ class StudioError(Exception):
         super().__init__(f"{self.source}: {message}" if self.source else message)
 
     def one_line(self) -> str:
+        """``error: <file>: <what>`` on one line, whatever bytes a corrupt file put in it."""
         where = self.source if self.source else "bitnet-studio"
-        return f"error: {where}: {self.message}"
+        return f"error: {where}: {_printable(self.message)}"
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)

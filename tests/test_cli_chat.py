@@ -25,3 +25,20 @@ def test_chat_two_turns_and_reset(
     err = capsys.readouterr().err
     assert err.count(" tok/s, ") == 2  # two answers, each with its metrics line
     assert "(new conversation)" in err
+
+
+def test_chat_survives_a_too_long_turn_and_drops_oldest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A message longer than the 256-token context is refused on its own (the chat goes on,
+    the next message is answered); a long conversation drops its oldest turns, and says so."""
+    path = tmp_path / "tiny.gguf"
+    write_gguf(random_model(tiny_config("llama"), seed=2), path, "f16")
+    turns = ["fox " * 300, "hello"] + [f"turn {i} about the quick brown fox" for i in range(8)]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(turns) + "\n"))
+    argv = ["chat", "--model", str(path), "--backend", "torch", "--greedy", "--max-tokens", "8"]
+    assert main([*argv, "--system", "be brief"]) == 0
+    err = capsys.readouterr().err
+    assert f"error: {path}: the prompt (" in err and "does not fit the 256-token context" in err
+    assert err.count(" tok/s, ") == 9  # every other message answered
+    assert "oldest turns left out to fit the 256-token context" in err

@@ -84,3 +84,18 @@ def test_convert_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> Non
     missing = tmp_path / "nope.gguf"
     assert main(["convert", str(missing), str(tmp_path / "o.gguf"), "--to", "gguf-f16"]) == 2
     assert capsys.readouterr().err.startswith(f"error: {missing}: ")
+
+
+def test_convert_default_to_tq2_0_prints_one_summary_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """SmolLM2's rows of 576 are not whole TQ2_0 blocks: one line says how many linears
+    became ternary and why the rest did not (it used to be 180 "note:" lines)."""
+    out = tmp_path / "smol-tq2.gguf"
+    assert main(["convert", "default-vanilla", str(out), "--to", "gguf-tq2_0"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    notes = [line for line in lines if line.startswith("note:")]
+    assert len(lines) == 2 and len(notes) == 1, lines
+    assert notes[0].startswith("note: 30 of 210 linears stored ternary as TQ2_0")
+    assert "180 left F16 because TQ2_0 needs rows of whole 256-weight blocks" in notes[0]
+    assert "(180 with rows of 576)" in notes[0]

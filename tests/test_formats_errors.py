@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,80 @@ def test_model_larger_than_memory(tmp_path: Path, kind: str, monkeypatch) -> Non
     else:
         path = write_hf_llama(make_model("llama"), tmp_path / "hf", "bf16")
     assert _raises(path, "GiB of memory").source == str(path)
+
+
+def _rewrite_offsets(shard: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    """Rewrites a shard's JSON header through ``edit(header)``, keeping the data bytes."""
+    data = shard.read_bytes()
+    (n,) = struct.unpack_from("<Q", data)
+    header = json.loads(data[8 : 8 + n])
+    edit(header)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    shard.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
+
+
+def _same_shape_pair(header: dict) -> tuple[str, str]:
+    names = [k for k in header if k != "__metadata__"]
+    by_shape: dict = {}
+    for k in names:
+        by_shape.setdefault((header[k]["dtype"], tuple(header[k]["shape"])), []).append(k)
+    pair = next(v for v in by_shape.values() if len(v) >= 2)
+    return pair[0], pair[1]
+
+
+def test_overlapping_safetensors_offsets_are_refused(tmp_path: Path) -> None:
+    """Two same-shaped tensors sharing one byte range would load as aliases: the format
+    forbids overlaps (huggingface/safetensors Metadata::validate), so we refuse the file."""
+    folder = write_hf_llama(make_model("llama"), tmp_path / "hf", "f16")
+    shard = sorted(folder.glob("*.safetensors"))[0]
+
+    def alias(header: dict) -> None:
+        a, b = _same_shape_pair(header)
+        header[b]["data_offsets"] = list(header[a]["data_offsets"])
+
+    _rewrite_offsets(shard, alias)
+    err = _raises(folder, "overlaps")
+    assert err.source == str(shard) and "forbids overlapping" in err.message
+
+
+def test_safetensors_holes_are_refused(tmp_path: Path) -> None:
+    folder = write_hf_llama(make_model("llama"), tmp_path / "hf", "f16")
+    shard = sorted(folder.glob("*.safetensors"))[0]
+    good = shard.read_bytes()
+    shard.write_bytes(good + bytes(64))  # trailing unindexed bytes
+    assert _raises(folder, "after the last tensor").source == str(shard)
+    shard.write_bytes(good)
+
+    def drop_first(header: dict) -> None:
+        names = [k for k in header if k != "__metadata__"]
+        del header[min(names, key=lambda k: header[k]["data_offsets"])]
+
+    _rewrite_offsets(shard, drop_first)
+    assert _raises(folder, "unindexed bytes before").source == str(shard)
+
+
+def test_dims_whose_product_wraps_int64_are_refused(gguf_file: Path) -> None:
+    """2^32 x 2^32 elements wrap to 0 in int64: sized exactly, the tensor runs past the end
+    of the file (a clear error, not a zero-byte view or an attempt to allocate it)."""
+    data = bytearray(gguf_file.read_bytes())
+    name = b"blk.0.attn_v.weight"
+    at = data.index(name) + len(name)
+    (n_dims,) = struct.unpack_from("<I", data, at)
+    assert n_dims == 2
+    struct.pack_into("<QQ", data, at + 4, 2**32, 2**32)
+    gguf_file.write_bytes(bytes(data))
+    _raises(gguf_file, "past the end of the file")
+
+
+def test_huge_layer_count_is_refused_quickly(gguf_file: Path) -> None:
+    """block_count overwritten with 2^32 - 1 used to list 4 billion layers' tensors (minutes,
+    then MemoryError); now it is a one-line error."""
+    data = bytearray(gguf_file.read_bytes())
+    key = b"llama.block_count"
+    at = data.index(key) + len(key) + 4  # skip the value type
+    struct.pack_into("<I", data, at, 2**32 - 1)
+    gguf_file.write_bytes(bytes(data))
+    t0 = time.perf_counter()
+    _raises(gguf_file, "the config says 4294967295 layers, the file holds tensors for 2")
+    assert time.perf_counter() - t0 < 10

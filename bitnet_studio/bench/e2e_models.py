@@ -257,7 +257,7 @@ def bench_prompt(
     if model.text_prompt and weights is not None:
         from bitnet_studio.models.tokenizer import Tokenizer
 
-        ids = Tokenizer.from_spec(weights.tokenizer).encode(_PROMPT_TEXT, add_bos=False)
+        ids = Tokenizer.for_model(weights).encode(_PROMPT_TEXT, add_bos=False)
         return [int(i) for i in (ids * (n // len(ids) + 1))[:n]]
     v = vocab if vocab is not None else weights.config.vocab_size if weights else 0
     rng = np.random.default_rng(0)

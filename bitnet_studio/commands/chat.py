@@ -10,10 +10,12 @@ import argparse
 import sys
 import threading
 
+from bitnet_studio.engine.conversation import answer_reserve, context_limit, fit_conversation
 from bitnet_studio.engine.generate import DoneEvent, TokenEvent, generate
 from bitnet_studio.engine.registry import BACKENDS, load_named_model, make_backend
 from bitnet_studio.engine.sampling import SamplingParams
-from bitnet_studio.models.chat_template import ChatTemplate
+from bitnet_studio.errors import StudioError
+from bitnet_studio.models.chat_template import ChatTemplate, TemplateError
 from bitnet_studio.models.tokenizer import Tokenizer
 
 
@@ -30,8 +32,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_named_model(args.model)
-    tokenizer = Tokenizer.from_spec(model.tokenizer)
-    template = ChatTemplate.for_tokenizer(tokenizer)
+    tokenizer = Tokenizer.for_model(model)
+    try:
+        template = ChatTemplate.for_tokenizer(tokenizer)
+    except TemplateError as e:
+        raise StudioError(model.source or args.model, str(e)) from e
     session = make_backend(args.backend).load(model, threads=args.threads)
     params = SamplingParams(
         greedy=args.greedy, temperature=args.temperature, seed=args.seed, max_tokens=args.max_tokens
@@ -61,14 +66,40 @@ def run(args: argparse.Namespace) -> int:
                 print("(new conversation)", file=sys.stderr)
                 continue
             history.append({"role": "user", "content": text})
-            rendered = template.render(history, add_generation_prompt=True)
-            # The rendered template carries its own special tokens (BOS included if any).
-            ids = tokenizer.encode(rendered, add_bos=False)
+            try:
+                ids = _fit(session, tokenizer, template, history, params, model.source)
+            except TemplateError as e:
+                raise StudioError(model.source or args.model, str(e)) from e
+            except StudioError as e:  # too long: say so, and keep it out of the conversation
+                history.pop()
+                print(e.one_line(), file=sys.stderr)
+                continue
             answer = _answer(session, tokenizer, ids, params)
             history.append({"role": "assistant", "content": answer})
     finally:
         session.close()
     return 0
+
+
+def _fit(session, tokenizer, template, history, params, source) -> list[int]:  # type: ignore[no-untyped-def]
+    """The conversation's ids, its oldest turns dropped (said on stderr) when it outgrows the
+    context. The rendered template carries its own special tokens (BOS included if any)."""
+    limit = context_limit(session)
+    fitted = fit_conversation(
+        history,
+        lambda msgs: tokenizer.encode(template.render(msgs), add_bos=False),
+        limit,
+        answer_reserve(limit, params.max_tokens),
+        source,
+    )
+    if fitted.dropped_turns:
+        n = fitted.dropped_turns
+        print(
+            f"(the {n} oldest turn{'s' if n > 1 else ''} left out to fit the {limit}-token "
+            "context; the system prompt is kept)",
+            file=sys.stderr,
+        )
+    return fitted.ids
 
 
 def _answer(session, tokenizer, ids, params) -> str:  # type: ignore[no-untyped-def]

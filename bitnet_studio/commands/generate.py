@@ -20,7 +20,7 @@ from bitnet_studio.engine.generate import DoneEvent, TokenEvent, generate
 from bitnet_studio.engine.registry import BACKENDS, load_named_model, make_backend
 from bitnet_studio.engine.sampling import SamplingParams
 from bitnet_studio.errors import StudioError
-from bitnet_studio.models.chat_template import ChatTemplate
+from bitnet_studio.models.chat_template import ChatTemplate, TemplateError
 from bitnet_studio.models.tokenizer import Tokenizer
 
 
@@ -62,8 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise StudioError("--threads", "must be at least 1")
     model = load_named_model(args.model)
-    tokenizer = Tokenizer.from_spec(model.tokenizer)
-    ids = prompt_ids(tokenizer, args.prompt, args.raw, args.system)
+    tokenizer = Tokenizer.for_model(model)
+    try:
+        ids = prompt_ids(tokenizer, args.prompt, args.raw, args.system)
+    except TemplateError as e:
+        raise StudioError(model.source or args.model, str(e)) from e
     params = SamplingParams(
         greedy=args.greedy,
         temperature=args.temperature,

@@ -49,6 +49,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --screenshot: train the QAT lab's twins N steps first (use --page qat-lab)",
     )
+    p.add_argument(
+        "--text",
+        default=None,
+        metavar="TEXT",
+        help="with --screenshot --page evaluate: score the models on this text first "
+        "(heldout, prose or a UTF-8 file; the first model is the reference)",
+    )
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -75,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
         bench=args.bench,
         lab_steps=args.lab_steps,
+        eval_text=args.text,
     )
 
 

@@ -40,7 +40,7 @@ def generate_with(name: str, backend: str = "native") -> str:
     """Loads a default model, generates ``MAX_TOKENS`` greedy tokens; returns a summary."""
     t0 = time.perf_counter()
     model = load_named_model(name)
-    tokenizer = Tokenizer.from_spec(model.tokenizer)
+    tokenizer = Tokenizer.for_model(model)
     ids = prompt_ids(tokenizer, PROMPT, raw=not tokenizer.chat_template, system=None)
     params = SamplingParams(greedy=True, max_tokens=MAX_TOKENS, seed=0)
     session = make_backend(backend).load(model)

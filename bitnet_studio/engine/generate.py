@@ -92,6 +92,14 @@ def generate(
     prompt = [int(t) for t in prompt_ids]
     if not prompt:
         raise ValueError("generate needs at least one prompt token")
+    vocab = session.config.vocab_size
+    if any(not 0 <= t < vocab for t in prompt):
+        bad = next(t for t in prompt if not 0 <= t < vocab)
+        raise StudioError(
+            None,
+            f"the tokenizer made token id {bad}, outside the model's "
+            f"{vocab}-token vocabulary (tokenizer and weights do not match)",
+        )
     is_cancelled = cancel or (lambda: False)
     limit = session.config.max_position
     eos = set(tokenizer.eos_ids) | set(session.config.eos_token_ids)
@@ -103,7 +111,8 @@ def generate(
         session.reset()
     if session.n_past + len(prompt) >= limit:
         raise StudioError(
-            None, f"the prompt ({len(prompt)} tokens) fills the {limit}-token context"
+            getattr(session, "source", None),
+            f"the prompt ({len(prompt)} tokens) fills the {limit}-token context",
         )
 
     ids: list[int] = []
@@ -125,6 +134,9 @@ def generate(
             logits = None
             break
         logits = session.prefill(prompt[i : i + chunk])[-1]
+        _check_finite(
+            session, logits, f"prefill (prompt tokens {i}..{min(i + chunk, len(prompt)) - 1})"
+        )
     t_prefill = time.perf_counter() - t0
 
     # 2. decode, token by token
@@ -161,6 +173,7 @@ def generate(
             reason = "cancel"
             break
         logits = session.decode(s.id)
+        _check_finite(session, logits, f"decode step {len(ids)}")
 
     n_dec = max(0, len(ids) - 1)
     done = DoneEvent(
@@ -175,6 +188,23 @@ def generate(
         logits=np.stack(steps) if record_logits and steps else None,
     )
     yield emit(done)
+
+
+def _check_finite(session: Session, logits: np.ndarray, step: str) -> None:
+    """Non-finite logits mean broken weights (or an overflow): say so, never sample them."""
+    if np.isfinite(logits).all():
+        return
+    nan, inf = int(np.isnan(logits).sum()), int(np.isinf(logits).sum())
+    where = ""
+    layer = getattr(session, "first_nonfinite_layer", None)
+    if callable(layer) and (li := layer()) is not None:
+        where = f"; the first non-finite output is layer {li}'s"
+    raise StudioError(
+        getattr(session, "source", None),
+        f"the model's logits are not finite at {step} ({nan} NaN and {inf} Inf of "
+        f"{logits.size}){where}: its weights are likely corrupt "
+        "(`bitnet-studio inspect` flags non-finite weights)",
+    )
 
 
 def generate_all(*args: object, **kwargs: object) -> DoneEvent:

@@ -32,7 +32,14 @@ def _gguf_path(model: Any) -> Path:
 class LlamaCppSession:
     """One llama.cpp context: its own KV cache, logits of the last evaluated token."""
 
-    def __init__(self, path: Path, config: ModelConfig | None, threads: int, n_ctx: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        config: ModelConfig | None,
+        threads: int,
+        n_ctx: int,
+        logits_all: bool = False,
+    ) -> None:
         try:
             import llama_cpp
         except ImportError as e:  # pragma: no cover - the test env always has it
@@ -45,7 +52,7 @@ class LlamaCppSession:
                 n_threads=threads,
                 n_threads_batch=threads,
                 n_batch=min(512, n_ctx),
-                logits_all=False,
+                logits_all=logits_all,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as e:
@@ -54,6 +61,7 @@ class LlamaCppSession:
         self.config = config
         self.threads = threads
         self.n_ctx = n_ctx
+        self.logits_all = logits_all
 
     @property
     def n_past(self) -> int:
@@ -67,13 +75,20 @@ class LlamaCppSession:
         ptr = self._llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self._llm.n_vocab(),)).astype(np.float32)
 
-    def prefill(self, tokens: Sequence[int]) -> np.ndarray:
-        """Evaluates the tokens; returns the last token's logits as shape (1, vocab)."""
+    def prefill(self, tokens: Sequence[int], all_logits: bool = False) -> np.ndarray:
+        """Evaluates the tokens; returns the last token's logits as shape (1, vocab), or
+        every token's (len(tokens), vocab) with ``all_logits`` (a session opened with
+        ``logits_all``: llama.cpp's own scores)."""
         toks = [int(t) for t in tokens]
         if not toks:
             raise ValueError("prefill needs at least one token")
+        if all_logits and not self.logits_all:
+            raise ValueError("this llama.cpp session keeps only the last logits (logits_all)")
         self._check_room(len(toks))
+        start = self.n_past
         self._llm.eval(toks)
+        if all_logits:
+            return np.array(self._llm.scores[start : start + len(toks)], dtype=np.float32)
         return self._last_logits()[None, :]
 
     def decode(self, token: int) -> np.ndarray:
@@ -102,11 +117,13 @@ class LlamaCppSession:
 class LlamaCppBackend:
     name = "llamacpp"
 
-    def __init__(self, n_ctx: int = 2048) -> None:
+    def __init__(self, n_ctx: int = 2048, logits_all: bool = False) -> None:
         self.n_ctx = n_ctx
+        self.logits_all = logits_all  # keep every position's logits (evaluation)
 
     def load(self, model: Any, threads: int | None = None) -> LlamaCppSession:
         path = _gguf_path(model)
         config = getattr(model, "config", None)
         n_ctx = min(self.n_ctx, config.max_position) if config else self.n_ctx
-        return LlamaCppSession(path, config, threads or os.cpu_count() or 1, n_ctx)
+        n_threads = threads or os.cpu_count() or 1
+        return LlamaCppSession(path, config, n_threads, n_ctx, self.logits_all)

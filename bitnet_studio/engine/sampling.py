@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from bitnet_studio.errors import StudioError
+
 
 @dataclass
 class SamplingParams:
@@ -106,6 +108,9 @@ class Sampler:
     def sample(self, logits: np.ndarray, history: Sequence[int] = ()) -> Sample:
         prm = self.params
         raw = np.asarray(logits, dtype=np.float32).reshape(-1)
+        if not np.isfinite(raw).all():
+            # generate() reports where this happened; a direct caller still gets a clear error
+            raise StudioError(None, "cannot sample from non-finite logits (NaN/Inf)")
         raw_p = softmax(raw)
         top = top_indices(raw_p, prm.n_top)
         alternatives = [(int(i), float(raw_p[i])) for i in top]

@@ -73,6 +73,10 @@ class TorchSession:
         self._set_threads()
         return self.model.forward(ids)[0].numpy()
 
+    def first_nonfinite_layer(self) -> int | None:
+        """The first layer whose output held NaN/Inf since the last reset (a diagnostic)."""
+        return self.model.first_nonfinite_layer
+
     def reset(self) -> None:
         self.model.reset()
 

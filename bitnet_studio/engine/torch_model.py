@@ -251,6 +251,7 @@ class TorchModel:
         self.k_cache: list[torch.Tensor] = []
         self.v_cache: list[torch.Tensor] = []
         self.n_past = 0
+        self.first_nonfinite_layer: int | None = None  # since the last reset
 
     # -- cache
 
@@ -271,6 +272,7 @@ class TorchModel:
 
     def reset(self) -> None:
         self.n_past = 0
+        self.first_nonfinite_layer = None
 
     # -- forward
 
@@ -303,6 +305,8 @@ class TorchModel:
             if layer.ffn_sub_norm is not None:
                 m = rms_norm(m, layer.ffn_sub_norm, cfg.rms_norm_eps)
             x = x + layer.down(m)
+            if self.first_nonfinite_layer is None and not bool(torch.isfinite(x).all()):
+                self.first_nonfinite_layer = li  # one reduction per layer: cheap next to it
         self.n_past = start + n
 
         if not all_logits:

@@ -18,10 +18,27 @@ from bitnet_studio.models.weights import ModelWeights
 __all__ = ["WriteReport", "load_model", "read_gguf", "read_hf", "write_gguf"]
 
 
+# What a reader may still raise on a file whose bytes it did not foresee: the readers check
+# what they know to check; this net turns the rest into a sentence about the file too.
+_CORRUPT = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+_CORRUPT += (ZeroDivisionError, UnicodeError)
+
+
 def load_model(path: str | Path) -> ModelWeights:
     """A ``.gguf`` file, a Hugging Face folder (with config.json), or a safetensors file
-    whose folder holds config.json."""
+    whose folder holds config.json. Every problem is a StudioError naming the file."""
     p = Path(path)
+    try:
+        return _load(p)
+    except StudioError:
+        raise
+    except MemoryError as e:
+        raise StudioError(p, "ran out of memory while reading (are its sizes corrupt?)") from e
+    except _CORRUPT as e:
+        raise StudioError(p, f"cannot be read, it looks corrupt ({type(e).__name__}: {e})") from e
+
+
+def _load(p: Path) -> ModelWeights:
     if not p.exists():
         raise StudioError(p, "file not found")
     if p.is_dir():

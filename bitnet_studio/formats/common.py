@@ -33,6 +33,14 @@ def check_memory(path: str | Path, needed: int, what: str = "loading this model"
 
 def validate_shapes(model: ModelWeights, path: str | Path) -> None:
     """Every expected tensor present with the shape the config implies, nothing unknown."""
+    # A corrupt layer count (4 billion) must not make us list 4 billion layers' tensors.
+    present = {n.split(".")[1] for n in model.tensors if n.startswith("layers.")}
+    if model.config.n_layers > len(present):
+        raise StudioError(
+            path,
+            f"the config says {model.config.n_layers} layers, the file holds tensors for "
+            f"{len(present)}",
+        )
     want = expected_shapes(model.config)
     for name, shape in want.items():
         t = model.tensors.get(name)

@@ -9,6 +9,7 @@ and still use the ``gguf`` package for type sizes and dequantization.
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ class TensorInfo:
 
     @property
     def n_elements(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)  # exact: corrupt dims must not wrap around int64
 
 
 @dataclass
@@ -56,6 +57,13 @@ class GGUFFile:
         return self.data[t.offset : t.offset + t.nbytes]
 
 
+def _shown(text: str) -> str:
+    """A key or tensor name as an error message may show it: printable, at most 60 chars."""
+    if text.isprintable() and len(text) <= 60:
+        return text
+    return repr(text[:60]) + ("..." if len(text) > 60 else "")
+
+
 class _Cursor:
     def __init__(self, path: Path, buf: memoryview) -> None:
         self.path, self.buf, self.pos, self.size = path, buf, 0, len(buf)
@@ -64,8 +72,8 @@ class _Cursor:
         if n < 0 or self.pos + n > self.size:
             raise StudioError(
                 self.path,
-                f"truncated or corrupt GGUF header: {what} at byte {self.pos} runs past the end "
-                f"of the file ({self.size} bytes)",
+                f"truncated or corrupt GGUF header: {_shown(what)} at byte {self.pos} runs past "
+                f"the end of the file ({self.size} bytes)",
             )
 
     def scalar(self, code: int, what: str) -> Any:
@@ -99,7 +107,9 @@ class _Cursor:
             if count > self.size - self.pos:
                 self.need(count, what)
             return [self.value(etype, what) for _ in range(count)]
-        raise StudioError(self.path, f"corrupt GGUF header: {what} has unknown value type {vtype}")
+        raise StudioError(
+            self.path, f"corrupt GGUF header: {_shown(what)} has unknown value type {vtype}"
+        )
 
 
 def open_gguf(path: Path) -> GGUFFile:

@@ -165,6 +165,14 @@ def _meta(f: GGUFFile, key: str, default: Any = None, required: bool = False) ->
 
 
 def _config(f: GGUFFile, gguf_arch: str) -> ModelConfig:
+    try:
+        return _config_from_meta(f, gguf_arch)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, IndexError) as e:
+        # a metadata value of the wrong type or size (a string dim, zero heads, ...)
+        raise StudioError(f.path, f"invalid model configuration: {type(e).__name__}: {e}") from e
+
+
+def _config_from_meta(f: GGUFFile, gguf_arch: str) -> ModelConfig:
     a = gguf_arch
     arch, act = GGUF_ARCHS[a]
     hidden = int(_meta(f, f"{a}.embedding_length", required=True))

@@ -41,11 +41,35 @@ _FTYPE = {
 
 
 @dataclass
+class LinearTally:
+    """What a TQ1_0/TQ2_0 write did with the linears, for one summary line (not one per tensor)."""
+
+    type_name: str
+    ternary: int = 0  # stored in the requested type
+    ternarized: int = 0  # of those, float weights ternarized here (naive PTQ)
+    f16: dict[int, int] = field(default_factory=dict)  # row length -> linears left F16
+
+    def summary(self) -> str:
+        kept = sum(self.f16.values())
+        line = f"{self.ternary} of {self.ternary + kept} linears stored ternary as {self.type_name}"
+        if self.ternarized:
+            line += f" ({self.ternarized} ternarized from float: absmean, per tensor)"
+        if kept:
+            rows = ", ".join(f"{n} with rows of {c}" for c, n in sorted(self.f16.items()))
+            line += (
+                f"; {kept} left F16 because {self.type_name} needs rows of whole 256-weight "
+                f"blocks ({rows}): F16 keeps them exact and every runtime reads it"
+            )
+        return line
+
+
+@dataclass
 class WriteReport:
     path: Path
     arch: str
     tensor_types: dict[str, str] = field(default_factory=dict)  # GGUF name -> stored type
     notes: list[str] = field(default_factory=list)
+    linears: LinearTally | None = None  # ternary writes only
 
 
 def write_gguf(model: ModelWeights, path: str | Path, dtype: WriteType = "f16") -> WriteReport:
@@ -63,6 +87,8 @@ def write_gguf(model: ModelWeights, path: str | Path, dtype: WriteType = "f16") 
         report.notes.append(
             "untied head: upstream llama.cpp's bitnet arch has no output.weight, refuses it"
         )
+    if dtype in ("tq1_0", "tq2_0"):
+        report.linears = LinearTally(dtype.upper())
     w = gguf.GGUFWriter(str(path), arch)
     _write_config(w, model, arch, dtype)
     _write_tokenizer(w, model.tokenizer, cfg.vocab_size, report)
@@ -74,6 +100,8 @@ def write_gguf(model: ModelWeights, path: str | Path, dtype: WriteType = "f16") 
             data = permute_rows(data, heads, to_gguf=True)
         w.add_tensor(gname, data, raw_dtype=qtype)
         report.tensor_types[gname] = qtype.name
+    if report.linears is not None:
+        report.notes.insert(0, report.linears.summary())
     try:
         w.write_header_to_file()
         w.write_kv_data_to_file()
@@ -119,16 +147,19 @@ def _encode(
         return np.asarray(t).astype(np.float16, copy=False), gguf.GGMLQuantizationType.F16
     type_name = dtype.upper()
     rows, cols = t.shape
+    tally = report.linears
+    assert tally is not None
     if cols % 256:
-        report.notes.append(f"{name}: {cols} columns is not a multiple of 256, stored as F16")
+        tally.f16[cols] = tally.f16.get(cols, 0) + 1
         dense = t.dequantize() if isinstance(t, TernaryTensor) else np.asarray(t)
         return dense.astype(np.float16), gguf.GGMLQuantizationType.F16
+    tally.ternary += 1
     if isinstance(t, TernaryTensor):
         codes, scale = t.codes, t.scale
     else:
         codes, gamma = ternarize(np.asarray(t))
         scale = np.array([gamma], np.float32)
-        report.notes.append(f"{name}: float weights ternarized (absmean, per tensor)")
+        tally.ternarized += 1
     row_scale = np.broadcast_to(scale.reshape(-1).astype(np.float32), (rows,))
     return pack_tq(codes, row_scale, type_name), gguf.GGMLQuantizationType[type_name]
 

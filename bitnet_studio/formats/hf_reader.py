@@ -48,11 +48,16 @@ def read_hf(folder: str | Path) -> ModelWeights:
     folder = Path(folder)
     cfg_path = folder / "config.json"
     raw = _json(cfg_path)
-    arch_name = (raw.get("architectures") or ["?"])[0]
+    archs = raw.get("architectures") or ["?"]
+    arch_name = archs[0] if isinstance(archs, list) else archs
+    if not isinstance(arch_name, str):
+        raise StudioError(cfg_path, f"architectures is not a list of names: {archs!r:.60}")
     if arch_name not in LLAMA_LIKE | BITNET_2B4T | BITNET_1BITLLM:
         raise StudioError(cfg_path, f"unknown architecture {arch_name!r}")
     entries = _entries(folder)
     qcfg = raw.get("quantization_config") or {}
+    if not isinstance(qcfg, dict):
+        raise StudioError(cfg_path, "quantization_config is not a JSON object")
     cfg = _config(raw, arch_name, cfg_path, "lm_head.weight" in entries)
     packed = any(e.dtype == "U8" for k, e in entries.items() if k.endswith("_proj.weight"))
     latent = arch_name in BITNET_1BITLLM or (cfg.is_ternary_arch and not packed)
@@ -203,7 +208,10 @@ def _unpack(
 ) -> TernaryTensor:
     if packed.ndim != 2:
         raise StudioError(folder, f"packed tensor {name} must be 2-D, got {packed.shape}")
-    codes = unpack_hf_packed(packed, packed.shape[0] * 4)
+    try:
+        codes = unpack_hf_packed(packed, packed.shape[0] * 4)
+    except ValueError as e:
+        raise StudioError(folder, f"packed tensor {name} is corrupt: {e}") from e
     try:
         gamma = scale_to_gamma(weight_scale, qcfg)
     except ValueError as e:

@@ -34,9 +34,23 @@ def _ids(value: Any) -> list[int]:
 
 
 def read_tokenizer(folder: Path, config: dict[str, Any]) -> TokenizerSpec:
+    """The folder's tokenizer files as a TokenizerSpec (no tokenizer.json: an empty spec, which
+    ``Tokenizer.for_model`` refuses by name); malformed JSON structure is a StudioError."""
+    try:
+        return _read(folder, config)
+    except (TypeError, KeyError, AttributeError, ValueError) as e:
+        raise StudioError(folder, f"corrupt tokenizer files: {type(e).__name__}: {e}") from e
+
+
+def _read(folder: Path, config: dict[str, Any]) -> TokenizerSpec:
     tj_path = folder / "tokenizer.json"
-    tokenizer_json = tj_path.read_text(encoding="utf-8") if tj_path.is_file() else None
-    tj = json.loads(tokenizer_json) if tokenizer_json else {}
+    tokenizer_json = None
+    if tj_path.is_file():
+        try:
+            tokenizer_json = tj_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise StudioError(tj_path, f"cannot read: {e}") from e
+    tj = _load(tj_path) if tokenizer_json else {}
     tc = _load(folder / "tokenizer_config.json")
     gen = _load(folder / "generation_config.json")
     vocab: dict[str, int] = dict((tj.get("model") or {}).get("vocab") or {})

@@ -3,6 +3,9 @@
 Layout (huggingface/safetensors README): 8-byte little-endian header length N, N bytes of
 JSON ``{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}``, then the
 data; offsets are relative to the end of the header. No code runs and nothing is unpickled.
+The format forbids holes and overlaps: sorted by offset, each tensor begins where the previous
+one ends and the last ends at the end of the file (huggingface/safetensors
+``Metadata::validate`` and ``read_metadata``). We enforce the same, so two tensors never alias.
 """
 
 from __future__ import annotations
@@ -90,7 +93,33 @@ def read_header(path: Path) -> tuple[dict[str, STensor], dict[str, str]]:
                 f"end of the file ({size} bytes)",
             )
         out[name] = STensor(name, dtype, shape, path, base + begin, base + end)
+    _check_tiling(path, list(out.values()), base, size)
     return out, meta
+
+
+def _check_tiling(path: Path, tensors: list[STensor], base: int, size: int) -> None:
+    """Tensors cover the data buffer exactly once: no overlap, no hole, nothing after."""
+    at, prev = base, None
+    for t in sorted(tensors, key=lambda t: (t.begin, t.end)):
+        if t.begin < at:
+            raise StudioError(
+                path,
+                f"corrupt safetensors: tensor {t.name} (bytes {t.begin - base}..{t.end - base}) "
+                f"overlaps {prev} (the format forbids overlapping data_offsets)",
+            )
+        if t.begin > at:
+            raise StudioError(
+                path,
+                f"corrupt safetensors: {t.begin - at} unindexed bytes before tensor {t.name} "
+                "(the format forbids holes between data_offsets)",
+            )
+        at, prev = t.end, t.name
+    if at != size:
+        raise StudioError(
+            path,
+            f"corrupt safetensors: {size - at} bytes after the last tensor's data "
+            "(the format forbids unindexed bytes)",
+        )
 
 
 class MappedFiles:

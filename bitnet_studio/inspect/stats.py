@@ -28,23 +28,34 @@ class TensorStats:
     neg_share: float  # ternary: share of -1
     pos_share: float  # ternary: share of +1
     scale: float | None  # ternary: mean of its scale(s)
+    nonfinite: int = 0  # NaN/Inf values (a corrupt file); the moments above skip them
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _float_moments(a: np.ndarray) -> tuple[float, float, float, float, float, int]:
+def _float_moments(a: np.ndarray) -> tuple[float, float, float, float, float, int, int]:
+    """(min, max, mean, std, zero share, n, non-finite count); moments over finite values."""
     flat = a.reshape(-1)
     n = flat.size
-    lo, hi, s, s2, zeros = np.inf, -np.inf, 0.0, 0.0, 0
+    lo, hi, s, s2, zeros, bad = np.inf, -np.inf, 0.0, 0.0, 0, 0
     for i in range(0, n, _CHUNK):
         c = np.asarray(flat[i : i + _CHUNK], dtype=np.float64)
-        lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
+        ok = np.isfinite(c)
+        if not ok.all():
+            bad += int(c.size - np.count_nonzero(ok))
+            c = c[ok]
+        if c.size:
+            lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
         s += float(c.sum())
         s2 += float(np.square(c).sum())
         zeros += int(np.count_nonzero(c == 0))
-    mean = s / n
-    return lo, hi, mean, float(np.sqrt(max(s2 / n - mean * mean, 0.0))), zeros / n, n
+    good = max(n - bad, 1)
+    mean = s / good
+    std = float(np.sqrt(max(s2 / good - mean * mean, 0.0)))
+    if n == bad:
+        lo = hi = float("nan")
+    return lo, hi, mean, std, zeros / max(n, 1), n, bad
 
 
 def tensor_stats(name: str, t: Tensor, stored_type: str = "") -> TensorStats:
@@ -53,7 +64,10 @@ def tensor_stats(name: str, t: Tensor, stored_type: str = "") -> TensorStats:
         codes = t.codes.reshape(-1)
         n = max(codes.size, 1)
         counts = {v: int(np.count_nonzero(codes == v)) for v in (-1, 0, 1)}
-        scale = float(np.mean(t.scale))
+        finite = np.isfinite(t.scale)
+        bad_rows = int(t.scale.size - np.count_nonzero(finite))
+        bad = codes.size if bad_rows and t.scale.size == 1 else bad_rows * t.codes.shape[-1]
+        scale = float(np.mean(t.scale[finite])) if bad_rows < t.scale.size else float("nan")
         neg, zero, pos = counts[-1] / n, counts[0] / n, counts[1] / n
         mean = scale * (pos - neg)
         var = scale * scale * (pos + neg) - mean * mean
@@ -73,8 +87,9 @@ def tensor_stats(name: str, t: Tensor, stored_type: str = "") -> TensorStats:
             neg,
             pos,
             scale,
+            bad,
         )
-    lo, hi, mean, std, zero, n = _float_moments(t)
+    lo, hi, mean, std, zero, n, bad = _float_moments(t)
     return TensorStats(
         name,
         tuple(t.shape),
@@ -90,6 +105,7 @@ def tensor_stats(name: str, t: Tensor, stored_type: str = "") -> TensorStats:
         0.0,
         0.0,
         None,
+        bad,
     )
 
 

@@ -70,6 +70,7 @@ def summarize(model: ModelWeights, with_tensors: bool = True) -> dict[str, Any]:
         "ternary_linear_layers": len(ternary),
         "by_kind": by_kind,
         "kv_cache_bytes_per_token": kv_cache_bytes(model, 1),
+        "nonfinite_tensors": {s.name: s.nonfinite for s in stats if s.nonfinite},
         "notes": list(getattr(model, "notes", [])),
         "tensors": [s.as_dict() for s in stats] if with_tensors else [],
     }
@@ -83,6 +84,19 @@ def grouped_notes(notes: list[str]) -> list[tuple[str, int]]:
         key = rest if sep and "." in head and " " not in head else n
         counts[key] = counts.get(key, 0) + 1
     return list(counts.items())
+
+
+def nonfinite_warning(summary: dict[str, Any]) -> str:
+    """One sentence when tensors hold NaN/Inf (the file is corrupt), else ""."""
+    bad: dict[str, int] = summary.get("nonfinite_tensors") or {}
+    if not bad:
+        return ""
+    names = list(bad)
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return (
+        f"{sum(bad.values()):,} non-finite weights (NaN/Inf) in {len(names)} tensors "
+        f"({', '.join(names[:3])}{more}): the file is corrupt and generation is likely to fail"
+    )
 
 
 def format_summary(summary: dict[str, Any], tensors: list[TensorStats] | None = None) -> str:
@@ -101,6 +115,9 @@ def format_summary(summary: dict[str, Any], tensors: list[TensorStats] | None = 
             f"{v['bits_per_weight']:>8.2f}"
         )
     lines.append(f"kv cache (fp16): {summary['kv_cache_bytes_per_token'] / 1024:.1f} KiB per token")
+    warning = nonfinite_warning(summary)
+    if warning:
+        lines.append(f"warning: {warning}")
     for note, count in grouped_notes(summary["notes"]):
         lines.append(f"note: {note}" + (f" ({count} tensors)" if count > 1 else ""))
     if tensors:

@@ -63,7 +63,7 @@ def _compile(source: str) -> jinja2.Template:
     env.globals["strftime_now"] = _strftime_now
     try:
         return env.from_string(source)
-    except jinja2.TemplateSyntaxError as e:
+    except (jinja2.TemplateSyntaxError, TypeError) as e:  # TypeError: not a string
         raise TemplateError(f"chat template does not compile: {e}") from None
 
 
@@ -91,7 +91,9 @@ def render_chat(
             eos_token=eos_token,
             **extra,
         )
-    except jinja2.TemplateError as e:
+    except TemplateError:
+        raise
+    except Exception as e:  # jinja2.TemplateError, or what the template's own code raised
         raise TemplateError(f"chat template failed: {e}") from None
 
 
@@ -105,6 +107,8 @@ class ChatTemplate:
         eos_token: str = "",
         vocab_has_chatml: bool = False,
     ) -> None:
+        if template is not None and not isinstance(template, str):
+            raise TemplateError(f"chat template is a {type(template).__name__}, not text")
         self.source = template or fallback_template(vocab_has_chatml)
         self.is_fallback = not template
         self.bos_token = bos_token

@@ -19,7 +19,8 @@ from typing import Any
 from tokenizers import AddedToken, Regex, decoders, models, normalizers, pre_tokenizers
 from tokenizers import Tokenizer as HFTokenizer
 
-from bitnet_studio.models.weights import TokenizerSpec
+from bitnet_studio.errors import StudioError
+from bitnet_studio.models.weights import ModelWeights, TokenizerSpec
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,31 @@ class Tokenizer:
             raise ValueError(f"GGUF tokenizer model {model!r} is not supported (gpt2, llama)")
         raise ValueError("the model carries no tokenizer")
 
+    @classmethod
+    def for_model(cls, model: ModelWeights) -> Tokenizer:
+        """The model's tokenizer; a missing or corrupt one is a StudioError naming the file.
+
+        Corrupt metadata (merges naming tokens the vocabulary lacks, arrays of the wrong
+        length or type) makes the ``tokenizers`` library raise its own exceptions ("Error
+        while initializing BPE", "failed to extract field PyMerges"); we turn every one into
+        a sentence about the file, with a short encode check so a tokenizer that builds but
+        cannot run is refused here rather than mid-generation.
+        """
+        spec = model.tokenizer
+        source = model.source
+        if not spec.tokenizer_json and not spec.gguf_vocab:
+            raise StudioError(source, _missing_tokenizer(model))
+        try:
+            tok = cls.from_spec(spec)
+            tok.encode("Hello, world!")
+            tok.decode(tok.encode("a b"))
+        except StudioError:
+            raise
+        except Exception as e:  # the tokenizers library raises bare Exceptions
+            what = "tokenizer.json" if spec.tokenizer_json else "tokenizer metadata"
+            raise StudioError(source, f"corrupt {what}: {_first_line(e)}") from e
+        return tok
+
     @property
     def vocab_size(self) -> int:
         return int(self.hf.get_vocab_size(with_added_tokens=True))
@@ -279,3 +305,20 @@ class StreamDecoder:
         full = self._decode(self.ids[self.prefix :])
         self.prefix = self.read = len(self.ids)
         return full[len(shown) :]
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
+
+
+def _missing_tokenizer(model: ModelWeights) -> str:
+    if model.format == "gguf":
+        return "no tokenizer (no tokenizer.ggml.* metadata in the file)"
+    folder = model.source
+    if folder is not None and (folder / "tokenizer.model").is_file():
+        return (
+            "no tokenizer.json (a SentencePiece tokenizer.model alone is not read: "
+            "save the tokenizer with transformers to get tokenizer.json)"
+        )
+    return "no tokenizer (tokenizer.json / tokenizer.model not found)"

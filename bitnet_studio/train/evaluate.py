@@ -53,7 +53,7 @@ def evaluate_weights(weights, texts: list[str], context: int = 256) -> EvalResul
     from bitnet_studio.engine.torch_model import TorchModel
     from bitnet_studio.models.tokenizer import Tokenizer
 
-    tok = Tokenizer.from_spec(weights.tokenizer)
+    tok = Tokenizer.for_model(weights)
     eos = weights.tokenizer.eos_token_ids[0] if weights.tokenizer.eos_token_ids else None
     sep = [] if eos is None else [eos]
     stream: list[int] = list(sep)

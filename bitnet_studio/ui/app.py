@@ -60,12 +60,15 @@ def run_gui(
     size: tuple[int, int] | None = None,
     bench: str | None = None,
     lab_steps: int | None = None,
+    eval_text: str | None = None,
 ) -> int:
     """Opens the main window; with ``screenshot`` runs the scripted session and exits.
 
     ``size``: the window's (width, height); ``bench``: with ``screenshot``, the Measure
     benchmark to run first (``"quick"``: the quick kernel benchmark); ``lab_steps``: with
-    ``screenshot``, train the QAT lab's twins that many steps first."""
+    ``screenshot``, train the QAT lab's twins that many steps first; ``eval_text``: with
+    ``screenshot`` on the Evaluate page, the text its run scores (``heldout``, ``prose``, a
+    file)."""
     if page not in PAGES:
         raise StudioError(page, f"unknown page (expected one of {', '.join(PAGES)})")
     app = make_app()
@@ -79,6 +82,8 @@ def run_gui(
     try:
         if lab_steps is not None:
             _train_lab(window, screenshot, lab_steps, timeout_s)
+        if page == "evaluate":
+            _evaluate(window, screenshot, list(models), eval_text, timeout_s)
         return _screenshot(window, screenshot, prompt, len(models), timeout_s, bench)
     finally:
         window.close()
@@ -96,6 +101,23 @@ def _train_lab(window: MainWindow, path: str, steps: int, timeout_s: float) -> N
         raise StudioError(path, f"the QAT lab still training after {timeout_s:.0f} s")
     if lab.error is not None:
         raise StudioError(path, f"the QAT lab failed: {lab.error}")
+
+
+def _evaluate(
+    window: MainWindow, path: str, models: list[str], text: str | None, timeout_s: float
+) -> None:
+    """Scores ``models`` on the Evaluate page (the first is the reference) and waits."""
+    page = window.evaluate
+    page.set_checked(models)
+    page.set_reference(models[0] if len(models) > 1 else None)
+    page.set_text(text or "prose")
+    if not page.run():
+        raise StudioError(path, "the evaluation could not start")
+    if not wait_until(lambda: not page.running(), timeout_s):
+        page.cancel()
+        raise StudioError(path, f"the evaluation still running after {timeout_s:.0f} s")
+    if page.error is not None:
+        raise StudioError(path, f"the evaluation failed: {page.error}")
 
 
 def _screenshot(

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from bitnet_studio.engine.conversation import answer_reserve, context_limit, fit_conversation
 from bitnet_studio.engine.generate import DoneEvent, GenerationEvent, TokenEvent, generate
 from bitnet_studio.engine.metrics import rss_mb
 from bitnet_studio.engine.sampling import SamplingParams
@@ -54,6 +55,8 @@ class _Sink(EventSink[GenerationEvent]):
         self.t_start = time.perf_counter()
         self.t_first: float | None = None
         self.prompt_tokens = 0
+        self.dropped_turns = 0  # oldest exchanges left out so the conversation fits
+        self.context = 0  # the context it was fitted to
 
     def push(self, ev: GenerationEvent) -> None:
         if self.t_first is None and isinstance(ev, TokenEvent):
@@ -72,8 +75,17 @@ def _generate_answer(
     """Worker body: render the conversation, run the engine, leave events in ``sink``."""
     with model.lock:  # a session runs one generation at a time
         template = ChatTemplate.for_tokenizer(model.tokenizer)
-        ids = model.tokenizer.encode(template.render(messages), add_bos=False)
+        limit = context_limit(model.session)
+        fitted = fit_conversation(
+            messages,
+            lambda msgs: model.tokenizer.encode(template.render(msgs), add_bos=False),
+            limit,
+            answer_reserve(limit, params.max_tokens),
+            model.path,
+        )
+        ids = fitted.ids
         sink.prompt_tokens = len(ids)
+        sink.dropped_turns, sink.context = fitted.dropped_turns, limit
         sink.t_start = time.perf_counter()
         for ev in generate(model.session, model.tokenizer, ids, params, cancel=cancel):
             sink.push(ev)
@@ -94,6 +106,7 @@ class ChatPane(QFrame):
         self.turns: list[Turn] = []
         self.last_done: DoneEvent | None = None
         self.last_error = ""
+        self.dropped_turns = 0  # oldest exchanges the last answer's prompt left out
         self.used_params: SamplingParams | None = None
         self._worker: Worker | None = None
         self._generation = (
@@ -195,9 +208,12 @@ class ChatPane(QFrame):
     def messages(self, system: str) -> list[dict[str, str]]:
         """The conversation as chat-template messages, ending with the last user turn."""
         out = [{"role": "system", "content": system}] if system else []
+        last = len(self.turns) - 1
         for i, t in enumerate(self.turns):
+            if t.failed and i < last:
+                continue  # a failed turn never poisons the ones after it
             out.append({"role": "user", "content": t.user})
-            if i < len(self.turns) - 1:
+            if i < last:
                 out.append({"role": "assistant", "content": t.answer})
         return out
 
@@ -218,6 +234,7 @@ class ChatPane(QFrame):
         turn = self.turns[-1]
         self.view.truncate(turn.answer_start)
         turn.tokens.clear()
+        turn.failed = False
         self._start(params, system)
         return True
 
@@ -225,6 +242,7 @@ class ChatPane(QFrame):
         model = self.model()
         assert model is not None
         self.last_done, self.last_error, self.used_params = None, "", params
+        self.dropped_turns = 0
         self._generation += 1
         self._sink = _Sink()
         self.metrics.setText("prefill…")
@@ -273,7 +291,11 @@ class ChatPane(QFrame):
         self.flush()
         self._worker, self._sink = None, None
         if self.last_error:
-            self.view.add_note(f"error: {self.last_error}")
+            if self.turns:
+                self.turns[-1].failed = True
+            self.view.add_note(
+                f"error: {self.last_error} (this message is left out of the conversation)"
+            )
             self.metrics.setText(f"error: {self.last_error}")
         self._update_busy()
         self.sig_finished.emit(self.index)
@@ -297,7 +319,15 @@ class ChatPane(QFrame):
         done = next((e for e in events if isinstance(e, DoneEvent)), None)
         if done is not None:
             self.last_done = done
-            self.view.add_note(f"{len(done.ids)} tokens, {done.stop_reason}")
+            self.dropped_turns = sink.dropped_turns
+            note = f"{len(done.ids)} tokens, {done.stop_reason}"
+            if sink.dropped_turns:
+                n = sink.dropped_turns
+                note += (
+                    f"; the {n} oldest turn{'s' if n > 1 else ''} left out to fit the "
+                    f"{sink.context}-token context (system prompt kept)"
+                )
+            self.view.add_note(note)
             self.metrics.setText(
                 self._metrics_text(done.ttft_ms, done.prefill_tps, done.decode_tps, done.rss_mb)
             )

@@ -148,6 +148,18 @@ class ComparePage(QWidget):
             self.timer.stop()
             self._update_buttons()
             self.sig_busy_changed.emit(False)
+            self._give_back_failed_message()
+
+    def _give_back_failed_message(self) -> None:
+        """When every pane refused the last message (e.g. too long for the context), it goes
+        back into the empty prompt box, so the user can shorten it and send it again."""
+        asked = [p for p in self.panes if p.turns]
+        if (
+            asked
+            and all(p.turns[-1].failed for p in asked)
+            and not self.prompt.toPlainText().strip()
+        ):
+            self.prompt.setPlainText(asked[0].turns[-1].user)
 
     # -- actions ------------------------------------------------------------------------------
     def send(self, text: str | None = None) -> bool:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from bitnet_studio.inspect.ptq_preview import TernarizePreview, ternarize_preview
+from bitnet_studio.inspect.summary import nonfinite_warning
 from bitnet_studio.inspect.views import (
     DepthProfile,
     TensorView,
@@ -130,6 +131,13 @@ class InspectPage(QWidget):
         top.addWidget(self.context_spin)
         top.addWidget(self.twin_button)
 
+        # the model-level summary's warning (non-finite weights): empty and hidden when fine
+        self.warning = QLabel("")
+        self.warning.setObjectName("warning")
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("font-weight: bold")
+        self.warning.setVisible(False)
+
         self.tree = TensorTree()
         self.tree.currentItemChanged.connect(self._on_tree_item)
 
@@ -175,6 +183,7 @@ class InspectPage(QWidget):
         split.setSizes([400, 900])
         lay = QVBoxLayout(self)
         lay.addLayout(top)
+        lay.addWidget(self.warning)
         lay.addWidget(split, 1)
         lay.addWidget(self.status)
 
@@ -222,6 +231,9 @@ class InspectPage(QWidget):
         self.current_tensor = None
         self.view = self.preview = self.profile = None
         self.tree.clear()
+        warning = nonfinite_warning(m.summary) if m is not None else ""
+        self.warning.setText(f"Warning: {warning}" if warning else "")
+        self.warning.setVisible(bool(warning))
         if m is None:
             self.twin_button.setEnabled(False)
             return

@@ -20,6 +20,7 @@ from bitnet_studio.engine.registry import DEFAULT_MODELS as NAMED_MODELS
 from bitnet_studio.ui import workers
 from bitnet_studio.ui.compare_page import ComparePage
 from bitnet_studio.ui.dialogs import show_about, show_error
+from bitnet_studio.ui.evaluate_page import EvaluatePage
 from bitnet_studio.ui.get_models_dialog import GetModelsDialog
 from bitnet_studio.ui.inspect_page import InspectPage
 from bitnet_studio.ui.measure_page import MeasurePage
@@ -71,6 +72,10 @@ class MainWindow(QMainWindow):
         self.compare.sig_metrics.connect(self.measure.record)
         self.qat_lab.sig_error.connect(lambda m, d: self.show_error("The QAT lab stopped", m, d))
         self.qat_lab.sig_load_pair.connect(self.load_pair)
+        self.evaluate = EvaluatePage(self.store)
+        self.tabs.addTab(self.evaluate, "Evaluate")
+        self.compare.sig_metrics.connect(self.evaluate.record_speed)
+        self.evaluate.sig_error.connect(lambda m, d: self.show_error("Evaluate stopped", m, d))
         self.setCentralWidget(self.tabs)
         self._build_menus()
         self._build_status()
@@ -245,6 +250,7 @@ class MainWindow(QMainWindow):
         self.inspect.shutdown(timeout_s)
         self.measure.shutdown(timeout_s)
         self.qat_lab.shutdown(timeout_s)
+        self.evaluate.shutdown(timeout_s)
         ok = workers.join_all(timeout_s)
         self.compare.timer.stop()
         if ok:

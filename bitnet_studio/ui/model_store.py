@@ -89,7 +89,7 @@ def open_weights(
     thread); ``ModelStore.add`` then puts the result in the store."""
     report = progress or (lambda _v: None)
     report("tokenizer")
-    tokenizer = Tokenizer.from_spec(weights.tokenizer)
+    tokenizer = Tokenizer.for_model(weights)
     report("summary")
     summary = summarize(weights)
     report("backend")
@@ -125,6 +125,9 @@ class ModelStore(QObject):
         super().__init__(parent)
         self._models: dict[str, LoadedModel] = {}
         self._loading: dict[str, Worker] = {}
+        # Request order: models() lists models in the order they were asked for, not the
+        # order their loads happened to finish (two loads race on worker threads).
+        self._order: dict[str, int] = {}
         self.last_error_details: dict[str, str] = {}  # name -> traceback of its last failure
 
     def load(
@@ -148,6 +151,7 @@ class ModelStore(QObject):
             return name
         if name in self._loading:
             return name
+        self._order.setdefault(name, len(self._order))
         self.sig_loading.emit(name)
 
         def work(progress: Callable[[Any], None], _cancel: Callable[[], bool]) -> LoadedModel:
@@ -178,6 +182,7 @@ class ModelStore(QObject):
         old = self._models.get(model.name)
         if old is not None and old is not model:
             self.remove(model.name)
+        self._order.setdefault(model.name, len(self._order))
         self._models[model.name] = model
         self.sig_loaded.emit(model.name)
 
@@ -186,10 +191,10 @@ class ModelStore(QObject):
         return bool(self._loading) if name is None else name in self._loading
 
     def models(self) -> list[LoadedModel]:
-        return list(self._models.values())
+        return [self._models[n] for n in self.names()]
 
     def names(self) -> list[str]:
-        return list(self._models)
+        return sorted(self._models, key=lambda n: self._order.get(n, len(self._order)))
 
     def get(self, name: str) -> LoadedModel | None:
         return self._models.get(name)

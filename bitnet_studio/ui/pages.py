@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bitnet_studio.engine.registry import TRAINED_DEFAULTS
 
-PAGES = ("compare", "inspect", "measure", "qat-lab")
+PAGES = ("compare", "inspect", "measure", "qat-lab", "evaluate")
 
 # key -> (menu text, (left model, right model)): File > Load pair, and the QAT lab's links.
 PAIRS: dict[str, tuple[str, tuple[str, str]]] = {

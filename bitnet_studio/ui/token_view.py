@@ -43,6 +43,7 @@ class Turn:
     user: str
     tokens: list[TokenRecord] = field(default_factory=list)
     answer_start: int = 0  # document position where the answer begins
+    failed: bool = False  # its generation failed: left out of the conversation from then on
 
     @property
     def answer(self) -> str:

@@ -103,7 +103,7 @@ def test_drop_a_model_file_loads_it(qtbot, window: MainWindow, tmp_path: Path) -
 
 def test_pages_exist(window: MainWindow) -> None:
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Compare", "Inspect", "Measure", "QAT lab"]
+    assert titles == ["Compare", "Inspect", "Measure", "QAT lab", "Evaluate"]
     assert "kernels:" in window.kernel_label.text() and "threads" in window.kernel_label.text()
 
 
@@ -111,6 +111,15 @@ def test_gui_screenshot_writes_a_png(qtbot, tiny_models, tmp_path: Path) -> None
     png = tmp_path / "shot.png"
     argv = ["gui", "--models", *tiny_models, "--prompt", "the fox", "--screenshot", str(png)]
     assert cli.main([*argv, "--timeout", "60"]) == 0
+    img = QImage(str(png))
+    assert not img.isNull() and img.width() >= 800 and img.height() >= 500
+
+
+def test_gui_evaluate_page_screenshot(qtbot, tiny_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    png, text = tmp_path / "evaluate.png", tmp_path / "text.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog. " * 10, encoding="utf-8")
+    argv = ["gui", "--page", "evaluate", "--models", *tiny_models, "--text", str(text)]
+    assert cli.main([*argv, "--screenshot", str(png), "--timeout", "60"]) == 0
     img = QImage(str(png))
     assert not img.isNull() and img.width() >= 800 and img.height() >= 500
 

@@ -158,3 +158,40 @@ def test_generation_feeds_the_live_plots(qtbot, window: MainWindow) -> None:  # 
     with live._lock:
         latest = {n: live._latest[n].tps for n in names if n in live._latest}
     assert set(latest) == set(names) and all(v > 0 for v in latest.values())
+
+
+def test_too_long_prompt_does_not_lock_the_pane(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """A message longer than the 256-token context fails in view with what to do; the next
+    message is answered (the failed one is not kept in the conversation)."""
+    page = window.compare
+    long = "the quick brown fox jumps " * 60
+    assert page.send(long)
+    wait_idle(qtbot, window)
+    for pane in page.panes:
+        assert pane.last_done is None and "does not fit the 256-token context" in pane.last_error
+        assert pane.turns[-1].failed
+        text = pane.view.toPlainText()
+        assert "shorten it" in text and "left out of the conversation" in text
+    assert page.prompt.toPlainText() == long.strip()  # given back to edit
+    page.prompt.clear()
+    assert page.send("the quick brown fox")
+    wait_idle(qtbot, window)
+    for pane in page.panes:
+        assert pane.last_error == "" and pane.last_done is not None
+        msgs = pane.messages("")
+        assert [m["content"] for m in msgs if m["role"] == "user"] == ["the quick brown fox"]
+
+
+def test_long_conversation_drops_oldest_turns(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    page = window.compare
+    page.sampling.system_prompt.setPlainText("answer briefly")
+    pane = page.panes[0]
+    for i in range(12):
+        assert page.send(f"message number {i}: tell me about the quick brown fox")
+        wait_idle(qtbot, window)
+        assert pane.last_error == "", pane.last_error
+        if pane.dropped_turns:
+            break
+    assert pane.dropped_turns > 0 and pane.last_done is not None
+    assert "oldest turn" in pane.view.toPlainText()
+    assert "fit the 256-token context (system prompt kept)" in pane.view.toPlainText()

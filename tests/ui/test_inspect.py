@@ -162,3 +162,26 @@ def test_ptq_twin_joins_the_store(qtbot, page: InspectPage) -> None:  # type: ig
     qtbot.waitUntil(lambda: page.profile is not None and page.profile.kind == "ternary")
     page.select_model("tiny-llama")
     assert not page.twin_button.isEnabled()  # the twin exists already
+
+
+def test_summary_warns_about_non_finite_weights(qtbot) -> None:  # type: ignore[no-untyped-def]
+    w = random_model(tiny_config("llama", n_layers=2))
+    t = np.array(w.tensors["layers.1.mlp.down_proj"], dtype=np.float16)
+    t[0, 0] = np.inf
+    w.tensors["layers.1.mlp.down_proj"] = t
+    store = ModelStore()
+    store.add(open_weights(w, name="broken", label="broken"))
+    store.add(open_weights(random_model(tiny_config("llama")), name="fine", label="fine"))
+    p = InspectPage(store)
+    qtbot.addWidget(p)
+    p.show()
+    p.select_model("broken")
+    assert p.warning.isVisible()
+    assert "1 non-finite weights (NaN/Inf) in 1 tensors (layers.1.mlp.down_proj)" in (
+        p.warning.text()
+    )
+    p.select_model("fine")
+    assert not p.warning.isVisible()
+    p.shutdown()
+    assert workers.join_all(timeout_s=20)
+    store.close_all()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import pytest
 from conftest import GEN_TIMEOUT_MS
 
@@ -32,3 +35,26 @@ def test_facts_and_reopen_on_torch(qtbot, window: MainWindow) -> None:  # type: 
     dialog.table.selectRow(2)
     dialog.remove_selected()
     assert window.store.get(name) is None and dialog.table.rowCount() == 2
+
+
+def test_store_lists_models_in_request_order_not_finish_order(
+    qtbot, tiny_models: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Two loads race on worker threads: the first asked for finishes last here."""
+    from bitnet_studio.ui import model_store
+
+    real = model_store.open_model
+    vanilla, ternary = tiny_models
+
+    def slow_first(spec: str, *args: Any, **kwargs: Any) -> Any:
+        if spec == vanilla:
+            time.sleep(1.0)
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(model_store, "open_model", slow_first)
+    store = model_store.ModelStore()
+    first, second = store.load(vanilla), store.load(ternary)
+    qtbot.waitUntil(lambda: len(store.models()) == 2, timeout=30_000)
+    assert store.names() == [first, second]
+    assert [m.name for m in store.models()] == [first, second]
+    store.close_all()
