@@ -14,7 +14,7 @@ from bitnet_studio.models.weights import ModelWeights
 
 # Until binkern's native BinaryTensor path is merged the native backend cannot load Q1_0
 # linears; the lead flips this to True after that merge (tests marked @native_binary).
-NATIVE_BINARY_READY = False
+NATIVE_BINARY_READY = True
 native_binary = pytest.mark.skipif(
     not NATIVE_BINARY_READY, reason="native BinaryTensor support (binkern) not merged yet"
 )
