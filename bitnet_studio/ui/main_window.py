@@ -103,6 +103,9 @@ class MainWindow(QMainWindow):
         self.intro: FirstRunBanner | None = None
         if tuple(models) == tuple(DEFAULT_MODELS) and not self.settings.intro_seen():
             self._show_intro()
+        # One pane per model asked for (`gui --models A B C` opens three).
+        while len(self.compare.panes) < len(models) and self.compare.add_pane() is not None:
+            pass
         for slot, name in enumerate(models):
             self.store.load(name, backend, threads, slot=slot)
 

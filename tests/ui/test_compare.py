@@ -195,3 +195,18 @@ def test_long_conversation_drops_oldest_turns(qtbot, window: MainWindow) -> None
     assert pane.dropped_turns > 0 and pane.last_done is not None
     assert "oldest turn" in pane.view.toPlainText()
     assert "fit the 256-token context (system prompt kept)" in pane.view.toPlainText()
+
+
+def test_window_opens_one_pane_per_model_asked_for(
+    qtbot, tiny_models: tuple[str, str], tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`gui --models A B C` puts three models side by side, not two."""
+    third = tmp_path / "tiny-third.gguf"
+    third.write_bytes(Path(tiny_models[0]).read_bytes())
+    w = MainWindow(models=[*tiny_models, str(third)])
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: len(w.store.models()) == 3, timeout=30_000)
+    assert len(w.compare.panes) == 3
+    qtbot.waitUntil(lambda: all(p.model() is not None for p in w.compare.panes), timeout=30_000)
+    assert [p.model().name for p in w.compare.panes] == w.store.names()
+    w.shutdown(timeout_s=20)
