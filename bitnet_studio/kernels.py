@@ -251,3 +251,99 @@ def f32_gemm(w: Any, x: Any, out: Any = None, path: str = "") -> np.ndarray:
     )
     _call(_k.f32_matmul, w2, x2, o, path)
     return o[0] if vector else o
+
+
+# ---- 1-bit (binary) weights: original BitNet / GGUF Q1_0 (kernels/binary.h) ------------
+
+BINARY_BLOCK = 128
+
+
+@dataclass(frozen=True)
+class PackedBinary:
+    """A 1-bit weight matrix (1 bit per weight, LSB first per 128-column block as in Q1_0).
+
+    ``scale`` multiplies the integer dot products: one value per tensor (BitNet's beta) as
+    shape (1,), or one per row and 128-column block as shape (rows, ceil(cols / 128)).
+    """
+
+    data: np.ndarray  # uint8 (rows, binary_row_bytes(cols))
+    rows: int
+    cols: int
+    scale: np.ndarray  # float32 (1,) or (rows, nblocks)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.nbytes + self.scale.nbytes)
+
+    @property
+    def bits_per_weight(self) -> float:
+        return 8.0 * self.data.nbytes / max(1, self.rows * self.cols)
+
+
+def binary_padded_cols(cols: int) -> int:
+    return int(_k.binary_padded_cols(cols))
+
+
+def binary_path(path: str = "") -> str:
+    """The binary kernels' path for a (ternary) path name; '' = the active path."""
+    try:
+        return str(_k.binary_path(path))
+    except ValueError as e:
+        raise KernelArgumentError(str(e)) from None
+
+
+def _binary_scale(scale: float | np.ndarray, rows: int, cols: int) -> np.ndarray:
+    s = np.ascontiguousarray(np.asarray(scale, dtype=np.float32))
+    nblocks = -(-cols // BINARY_BLOCK)
+    if s.size == 1:
+        return s.reshape(1).copy()
+    if s.shape != (rows, nblocks):
+        raise KernelArgumentError(
+            f"scale must be one value or per block of shape {(rows, nblocks)}, got {s.shape}"
+        )
+    return s.copy()
+
+
+def pack_binary(signs: Any, scale: float | np.ndarray = 1.0) -> PackedBinary:
+    """Pack int8 signs (rows, cols) with values in {-1, +1}."""
+    w = _check(signs, "signs", np.int8, 2)
+    rows, cols = w.shape
+    out = np.empty((rows, _k.binary_row_bytes(cols)), dtype=np.uint8)
+    # The packer refuses any value but -1 and +1 (no full-size temporaries here).
+    _call(_k.pack_binary, w, out)
+    return PackedBinary(out, rows, cols, _binary_scale(scale, rows, cols))
+
+
+def unpack_binary(p: PackedBinary) -> np.ndarray:
+    out = np.empty((p.rows, p.cols), dtype=np.int8)
+    _call(_k.unpack_binary, p.data, out)
+    return out
+
+
+def binary_matmul_i32(p: PackedBinary, xq: Any, path: str = "") -> np.ndarray:
+    """Exact integer products (batch, rows) of padded int8 activations with the signs."""
+    x = _check(xq, "xq", np.int8, 2)
+    if x.shape[1] != binary_padded_cols(p.cols):
+        raise KernelArgumentError(
+            f"xq: expected {binary_padded_cols(p.cols)} (padded) columns, got {x.shape[1]}"
+        )
+    out = np.empty((x.shape[0], p.rows), dtype=np.int32)
+    _call(_k.binary_matmul_i32, p.data, p.cols, x, out, path)
+    return out
+
+
+def binary_gemm(p: PackedBinary, x: Any, out: Any = None, path: str = "") -> np.ndarray:
+    """y = W1A8 linear of float32 x (batch, cols) -> (batch, rows); x quantized per token."""
+    x2, _ = _batched(x, "x", np.float32, p.cols)
+    o = _out(out, (x2.shape[0], p.rows), np.float32)
+    _call(_k.binary_matmul_f32, p.data, p.cols, x2, p.scale.reshape(-1), o, path)
+    return o
+
+
+def binary_gemv(p: PackedBinary, x: Any, out: Any = None, path: str = "") -> np.ndarray:
+    """Matrix-vector form of :func:`binary_gemm`: x (cols,) -> (rows,)."""
+    x2, _ = _batched(x, "x", np.float32, p.cols)
+    if x2.shape[0] != 1:
+        raise KernelArgumentError("binary_gemv takes one vector; use binary_gemm for batches")
+    o = None if out is None else _as_array(out, "out").reshape(1, -1)
+    return binary_gemm(p, x2, o, path)[0]

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "binary.h"
 #include "bindings.h"
 #include "head.h"
 #include "runtime.h"
@@ -190,7 +191,8 @@ class NativeModel {
 
   // A matrix entry is a tuple (kind, data, scale or None, cols) with kind one of
   // f32, f16 (raw uint16 bits), i8 (per-row scale), i2 / b3 (packed ternary), q4 (uint8
-  // (rows, q4_row_bytes) nibbles with uint16 fp16 block scales (rows, q4_cols / 32)).
+  // (rows, q4_row_bytes) nibbles with uint16 fp16 block scales (rows, q4_cols / 32)),
+  // q1 (packed binary, 1 or rows * blocks scales).
   bitnet::Weight matrix(const std::string& name) const {
     nb::handle h = entry(name);
     require(nb::isinstance<nb::tuple>(h) && nb::len(h) == 4,
@@ -223,6 +225,10 @@ class NativeModel {
       w.block_scale = d.data();
       w.n_scales = d.size();
       return w;
+    } else if (kind == "q1") {
+      auto a = as_array<Arr<const uint8_t, nb::ndim<2>>>(t[1], name, "uint8 2-D");
+      require(a.shape(1) == bitnet::binary_row_bytes(w.cols), name + ": packed row length does not match cols");
+      w = {bitnet::WType::BINARY, a.data(), a.shape(0), w.cols};
     } else {
       throw std::invalid_argument(name + ": unknown weight kind '" + kind + "'");
     }
@@ -231,7 +237,7 @@ class NativeModel {
       w.scale = s.data();
       w.n_scales = s.shape(0);
     }
-    require(kind == "i2" || kind == "b3" || w.cols == nb::cast<size_t>(t[3]), name + ": cols mismatch");
+    require(kind == "i2" || kind == "b3" || kind == "q1" || w.cols == nb::cast<size_t>(t[3]), name + ": cols mismatch");
     return w;
   }
 

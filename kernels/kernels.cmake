@@ -55,3 +55,24 @@ if(BITNET_SANITIZE)
   target_compile_options(bitnet_kernels PUBLIC -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(bitnet_kernels PUBLIC -fsanitize=address,undefined)
 endif()
+
+# 1-bit (binary) kernels: portable core plus one file per SIMD path, same ISA flags as
+# the ternary paths.
+target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/binary_scalar.cpp
+  ${BITNET_KERNEL_DIR}/binary_dispatch.cpp)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
+  target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/binary_avx2.cpp
+    ${BITNET_KERNEL_DIR}/binary_avx512.cpp ${BITNET_KERNEL_DIR}/binary_amx.cpp)
+  set_source_files_properties(${BITNET_KERNEL_DIR}/binary_amx.cpp PROPERTIES
+    COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vbmi;-mamx-tile;-mamx-int8")
+  set_source_files_properties(${BITNET_KERNEL_DIR}/binary_avx2.cpp PROPERTIES
+    COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+  set_source_files_properties(${BITNET_KERNEL_DIR}/binary_avx512.cpp PROPERTIES
+    COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni")
+  target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_BINARY_AVX2=1 BITNET_HAVE_BINARY_AVX512=1)
+elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64|ARM64")
+  target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/binary_neon.cpp)
+  set_source_files_properties(${BITNET_KERNEL_DIR}/binary_neon.cpp PROPERTIES
+    COMPILE_OPTIONS "-march=armv8.2-a+dotprod+fp16")
+  target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_BINARY_NEON=1)
+endif()

@@ -48,6 +48,7 @@ NB_MODULE(_kernels, m) {
   m.doc() = "BitNet Studio compiled ternary / fp16 kernels";
   bind_bandwidth(m);
   bind_runtime(m);
+  bind_binary(m);
 
   m.def("cpu_features", [] {
     const auto& f = bitnet::cpu_features();

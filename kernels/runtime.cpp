@@ -1,6 +1,8 @@
 // The runtime's forward pass: validation, scratch, prefill in chunks, decode.
 #include "runtime.h"
 
+#include "binary.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -24,6 +26,11 @@ void check_weight(const Weight& w, const std::string& name, size_t rows, size_t 
     if (!allow_ternary) fail(name + ": ternary storage is not supported here");
     if (w.scale == nullptr || (w.n_scales != 1 && w.n_scales != rows))
       fail(name + ": a ternary weight needs 1 or rows scales");
+  }
+  if (w.type == WType::BINARY) {
+    if (!allow_ternary) fail(name + ": binary storage is not supported here");
+    if (w.scale == nullptr || (w.n_scales != 1 && w.n_scales != rows * binary_blocks(cols)))
+      fail(name + ": a binary weight needs 1 or rows * ceil(cols / 128) scales");
   }
   if (w.type == WType::I8 && (w.scale == nullptr || w.n_scales != rows))
     fail(name + ": an int8 weight needs one scale per row");
@@ -112,7 +119,8 @@ Runtime::Runtime(RuntimeConfig cfg, ModelView weights) : cfg_(std::move(cfg)), w
   // int8 activations: wide enough for every input width in every layout.
   for (size_t width : {c.hidden, qdim, c.intermediate})
     s.xq_stride = std::max({s.xq_stride, width, padded_cols(Layout::I2, width),
-                            padded_cols(Layout::B3, width), q4_cols(width)});
+                            padded_cols(Layout::B3, width), q4_cols(width),
+                            binary_padded_cols(width)});
   s.xq.resize(C * s.xq_stride);
   s.floats = s.x.size() + s.xn.size() + s.q.size() + s.k.size() + s.v.size() + s.att.size() +
              s.tmp.size() + s.g.size() + s.u.size() + s.scores.size() + s.cos_t.size() +

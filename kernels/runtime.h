@@ -25,15 +25,17 @@ namespace bitnet {
 //             input is quantized per token to int8 as well (like a Q8_0 head).
 //   TERNARY   packed in `layout` (kernels.h) with 1 or rows scales:
 //             y = (W_q . x_q) * scale / s_x (BitNet b1.58, activations int8 per token).
+//   BINARY    1 bit per weight (binary.h) with 1 scale or rows * ceil(cols/128)
+//             per-block scales (original BitNet / GGUF Q1_0), activations int8 per token.
 //   Q4        4-bit blocks of 32 with fp16 block scales (head.h), int8 activations.
-enum class WType : int { F32 = 0, F16 = 1, I8 = 2, TERNARY = 3, Q4 = 5 };
+enum class WType : int { F32 = 0, F16 = 1, I8 = 2, TERNARY = 3, BINARY = 4, Q4 = 5 };
 
 struct Weight {
   WType type = WType::F32;
   const void* data = nullptr;
   size_t rows = 0, cols = 0;
   Layout layout = Layout::I2;      // TERNARY only
-  const float* scale = nullptr;    // TERNARY (1 or rows), I8 (rows)
+  const float* scale = nullptr;    // TERNARY (1 or rows), I8 (rows), BINARY (1 or rows*blocks)
   const uint16_t* block_scale = nullptr;  // Q4: fp16 (rows, q4_cols(cols) / 32)
   size_t n_scales = 0;             // entries of scale, or of block_scale for Q4
   size_t nbytes() const;           // bytes of data + scales

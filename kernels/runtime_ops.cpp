@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "binary.h"
 #include "head.h"
 #include "runtime.h"
 #include "thread_pool.h"
@@ -22,6 +23,7 @@ size_t Weight::nbytes() const {
     case WType::I8: n = rows * cols; break;
     case WType::TERNARY: n = rows * row_bytes(layout, cols); break;
     case WType::Q4: return rows * q4_row_bytes(cols) + n_scales * sizeof(uint16_t);
+    case WType::BINARY: n = rows * binary_row_bytes(cols); break;
   }
   return n + n_scales * sizeof(float);
 }
@@ -47,6 +49,7 @@ size_t weight_row_bytes(const Weight& w) {
     case WType::I8: return w.cols;
     case WType::TERNARY: return row_bytes(w.layout, w.cols);
     case WType::Q4: return q4_row_bytes(w.cols) + q4_cols(w.cols) / kQ4Block * 2;
+    case WType::BINARY: return binary_row_bytes(w.cols);
   }
   return w.cols;
 }
@@ -99,6 +102,12 @@ void linear_task(const PathKernels& kk, const float* x, size_t x_stride, size_t 
       }
       break;
     }
+    case WType::BINARY: {
+      const BinaryMatrix m{static_cast<const uint8_t*>(w.data), w.rows, w.cols};
+      binary_rows_f32(binary_kernels_for(k), m, w.scale, w.n_scales, scratch.xq, scratch.xq_stride,
+                      scratch.s_x, batch, r0, r1, job.y + r0, job.y_stride);
+      break;
+    }
   }
 }
 
@@ -116,6 +125,9 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
     if (w.type == WType::TERNARY) {
       need_q = true;
       padded = std::max(padded, padded_cols(w.layout, w.cols));
+    } else if (w.type == WType::BINARY) {
+      need_q = true;
+      padded = std::max(padded, binary_padded_cols(w.cols));
     } else if (w.type == WType::I8) {
       need_q = true;
       padded = std::max(padded, w.cols);
@@ -253,6 +265,7 @@ void embed_row(const Weight& e, size_t token, float* out) {
     }
     case WType::TERNARY:
     case WType::Q4:
+    case WType::BINARY:
       break;  // rejected at construction
   }
 }

@@ -12,11 +12,10 @@ from bitnet_studio.formats import load_model, write_gguf
 from bitnet_studio.models.random_model import random_model, tiny_config
 from bitnet_studio.models.weights import ModelWeights
 
-# Until binkern's native BinaryTensor path is merged the native backend cannot load Q1_0
-# linears; the lead flips this to True after that merge (tests marked @native_binary).
-NATIVE_BINARY_READY = False
+# The native backend runs Q1_0 (BinaryTensor) linears with its 1-bit kernels.
+NATIVE_BINARY_READY = True
 native_binary = pytest.mark.skipif(
-    not NATIVE_BINARY_READY, reason="native BinaryTensor support (binkern) not merged yet"
+    not NATIVE_BINARY_READY, reason="the native backend has no 1-bit linears"
 )
 
 WIDE = dict(hidden_size=256, intermediate_size=512, n_heads=4, n_kv_heads=2, head_dim=64)

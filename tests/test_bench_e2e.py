@@ -86,6 +86,10 @@ def test_every_backend_appears(quick_run: tuple[list[dict], str]) -> None:
     assert by_case["torch-fp32"]["head_type"] == "F32"
     # 2-bit linears read fewer bytes per token than fp16 ones, the same head aside
     assert by_case["native-ternary"]["bytes_per_token"] < by_case["native-fp16"]["bytes_per_token"]
+    # 1 bit per weight against the ternary 2: fewer bytes per token, the same head
+    binary, ternary = by_case["native-binary"], by_case["native-ternary"]
+    assert binary["bytes_per_token"] < ternary["bytes_per_token"]
+    assert binary["head_type"] == ternary["head_type"] and binary["weights"] == "Q1"
 
 
 def test_table_prints(quick_run: tuple[list[dict], str]) -> None:

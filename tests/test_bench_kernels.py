@@ -41,6 +41,10 @@ def expected_weight_bytes(backend: str, rows: int, cols: int) -> int:
         return rows * kernels.padded_cols("i2", cols) // 128 * 32
     if backend == "ternary-b3":
         return rows * kernels.padded_cols("b3", cols) // 160 * 32
+    if backend == "binary":  # 1 bit per weight, rows padded to 128 columns
+        return rows * kernels.binary_padded_cols(cols) // 8
+    if backend == "binary-q1_0":  # plus one float32 scale per row and 128-column block
+        return rows * kernels.binary_padded_cols(cols) // 8 + 4 * rows * -(-cols // 128)
     return {"f16": 2, "f32": 4, "torch-f32": 4, "torch-bf16": 2}[backend] * rows * cols
 
 
@@ -56,6 +60,7 @@ def test_quick_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "summary, threads=" in text and "% roof" in text and "b64 speed-up/tok" in text
     assert "median of 3:" in text
     assert "machine load " in text and "at start" in text
+    assert "binary vs ternary" in text
 
     records = json.loads(out.read_text())
     assert isinstance(records, list) and records

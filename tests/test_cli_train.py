@@ -116,6 +116,6 @@ def test_sweep_prints_the_table_and_the_best_lr(tmp_path: Path, capsys) -> None:
 
 
 def test_sweep_flags_are_checked(tmp_path, capsys) -> None:
-    argv = ["train", "--variant", "bitnet", "--sweep", "2e-3", "-1e-3", "--out", str(tmp_path)]
+    argv = ["train", "--variant", "bitnet", "--sweep", "2e-3", "0", "--out", str(tmp_path)]
     assert main(argv) == 2
     assert "error: --sweep: learning rates must be positive" in capsys.readouterr().err

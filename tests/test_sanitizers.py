@@ -96,3 +96,4 @@ def test_kernel_tests_clean_under_asan_and_ubsan() -> None:
         f"kernel_tests exited {proc.returncode}, sanitizer reports {reports}:\n{out[-8000:]}"
     )
     assert "kernel_tests:" in out and ", 0 failed" in out, out[-2000:]
+    assert "kernel_tests: binary " in out, "the binary (1-bit) kernel checks did not run"

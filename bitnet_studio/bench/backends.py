@@ -18,6 +18,11 @@ import numpy as np
 
 from bitnet_studio import _kernels as _k
 from bitnet_studio import kernels
+from bitnet_studio.bench.binary_backends import (
+    BINARY_BACKENDS,
+    binary_backends,
+    binary_weight_bytes,
+)
 
 Call = Callable[[], object]
 
@@ -34,6 +39,8 @@ class Backend:
 
 def weight_bytes(backend: str, rows: int, cols: int) -> int:
     """Bytes of weights one call reads (ternary: packed data, the one scale excluded)."""
+    if backend in BINARY_BACKENDS:
+        return binary_weight_bytes(backend, rows, cols)
     if backend.startswith("ternary"):
         return rows * int(_k.row_bytes(_ternary_layout(backend), cols))
     per = {"f16": 2, "f32": 4, "torch-f32": 4, "torch-bf16": 2}
@@ -123,6 +130,7 @@ BACKENDS: dict[str, Backend] = {
     for b in (
         _ternary("i2"),
         _ternary("b3"),
+        *binary_backends(Backend),
         _f16(),
         _f32(),
         _torch_f32(),

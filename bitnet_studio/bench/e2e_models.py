@@ -29,9 +29,9 @@ import numpy as np
 
 from bitnet_studio.models.config import ModelConfig
 from bitnet_studio.models.random_model import tiny_config, tiny_tokenizer_spec
-from bitnet_studio.models.weights import ModelWeights, Tensor, TernaryTensor
+from bitnet_studio.models.weights import BinaryTensor, ModelWeights, Tensor, TernaryTensor
 
-Form = Literal["fp16", "ternary"]
+Form = Literal["fp16", "ternary", "binary"]
 CACHE_VERSION = "v1"  # bump when what a cached file holds changes
 
 _PROMPT_TEXT = (
@@ -70,7 +70,14 @@ class BenchModel:
 def _load_smollm2(form: Form, cache_dir: Path) -> ModelWeights:
     from bitnet_studio.engine.registry import load_named_model
 
-    return load_named_model("default-ternary" if form == "ternary" else "default-vanilla")
+    m = load_named_model("default-ternary" if form == "ternary" else "default-vanilla")
+    if form == "binary":  # its naive 1-bit twin: BitNet's centred sign per linear
+        from bitnet_studio.quant.binary import binarize
+
+        for name in [n for n in m.tensors if n.endswith("_proj")]:
+            signs, beta = binarize(np.asarray(m.tensors[name], dtype=np.float32))
+            m.tensors[name] = BinaryTensor(signs, np.array([beta], np.float32), "ptq-sign")
+    return m
 
 
 # --- random models ---------------------------------------------------------------------------
@@ -141,7 +148,8 @@ def random_weights(cfg: ModelConfig, form: Form, seed: int = 0) -> ModelWeights:
     """Random weights for a llama-arch ``cfg`` with a tied fp16 head.
 
     ternary: int8 codes uniform over {-1, 0, 1} straight from the generator, one gamma per
-    tensor (sqrt(1.5 / in), so activations stay O(1)); fp16: N(0, 1 / in) per tensor.
+    tensor (sqrt(1.5 / in), so activations stay O(1)); binary: signs +-1 with one beta per
+    tensor (sqrt(1 / in)); fp16: N(0, 1 / in) per tensor.
     Embeddings are fp16 rows of norm ~2 (logits of std ~2 through the tied head).
     """
     rng = np.random.default_rng(seed)
@@ -157,10 +165,23 @@ def random_weights(cfg: ModelConfig, form: Form, seed: int = 0) -> ModelWeights:
                 codes = rng.integers(-1, 2, size=(rows, cols), dtype=np.int8)
                 gamma = np.array([np.sqrt(1.5 / cols)], np.float32)
                 t[p + name] = TernaryTensor(codes, gamma, source_type="random")
+            elif form == "binary":
+                signs = rng.integers(0, 2, size=(rows, cols), dtype=np.int8)
+                signs *= 2  # in place: {0, 1} -> {-1, +1} without a second copy
+                signs -= 1
+                beta = np.array([np.sqrt(1.0 / cols)], np.float32)
+                t[p + name] = BinaryTensor(signs, beta, source_type="random")
             else:
                 t[p + name] = _normal_f16(rng, (rows, cols), 1.0 / cols**0.5)
     t["norm"] = ones
-    types = {n: ("ternary" if isinstance(v, TernaryTensor) else v.dtype.name) for n, v in t.items()}
+    types = {
+        n: "ternary"
+        if isinstance(v, TernaryTensor)
+        else "binary"
+        if isinstance(v, BinaryTensor)
+        else v.dtype.name
+        for n, v in t.items()
+    }
     tok = tiny_tokenizer_spec()  # llama.cpp needs a vocabulary; the GGUF pads it to vocab_size
     return ModelWeights(config=cfg, tensors=t, tokenizer=tok, format="memory", tensor_types=types)
 
@@ -170,6 +191,8 @@ def _load_2b4t(form: Form, cache_dir: Path) -> ModelWeights:
     # TQ2_0 linears stay packed -- no 4.8 GB (fp16) or 2 GB (int8 codes) of anonymous memory.
     from bitnet_studio.formats import load_model
 
+    if form == "binary":  # no 1-bit GGUF peer to share: random signs, drawn in place
+        return random_weights(config_2b4t(), form, seed=2)
     return load_model(ensure_gguf(MODELS["2b4t"], "f16" if form == "fp16" else "tq2_0", cache_dir))
 
 

@@ -67,6 +67,9 @@ CASES: dict[str, Case] = {
         # Our best configuration: with an F16 head the head is the largest single read.
         Case("native-ternary-i8head", "native", "ternary", "I2", head="i8"),
         Case("native-ternary-q4head", "native", "ternary", "I2", head="q4"),
+        # 1-bit linears (original BitNet, 1 bit + one scale per tensor), the same two heads.
+        Case("native-binary", "native", "binary", "Q1"),
+        Case("native-binary-i8head", "native", "binary", "Q1", head="i8"),
         Case("native-fp16", "native", "fp16", "F16"),
         Case("torch-fp32", "torch", "fp16", "F32"),
         Case("llamacpp-f16", "llamacpp", "fp16", "F16", gguf="f16"),
@@ -280,7 +283,8 @@ def _drop_copied(case: Case, weights: Any) -> None:
     """Frees source linears the session copied (torch: float32; native: packed ternary), so
     RSS shows the session, not the benchmark's copy too. Native fp16 uses its arrays in
     place, and llama.cpp reads its file: both keep theirs."""
-    if isinstance(weights, ModelWeights) and (case.backend == "torch" or case.form == "ternary"):
+    copied = case.form in ("ternary", "binary")
+    if isinstance(weights, ModelWeights) and (case.backend == "torch" or copied):
         for name in [n for n in weights.tensors if n.endswith("_proj")]:
             del weights.tensors[name]
         gc.collect()

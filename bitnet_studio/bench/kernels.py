@@ -16,6 +16,7 @@ import dataclasses
 from bitnet_studio import kernels
 from bitnet_studio.bench import report
 from bitnet_studio.bench.backends import BACKENDS
+from bitnet_studio.bench.binary_backends import binary_vs_ternary_lines
 from bitnet_studio.bench.kernel_bench import (
     SHAPES,
     KernelBenchConfig,
@@ -144,5 +145,9 @@ def run(args: argparse.Namespace) -> int:
             print()
             for line in summary:
                 print(line)
+        binary = binary_vs_ternary_lines(result.records, threads)
+        if binary:
+            print()
+            print("\n".join(binary))
     write_records(out_path, result.records)
     return 0

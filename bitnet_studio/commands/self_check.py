@@ -36,10 +36,21 @@ def check_kernels() -> bool:
     return not failed
 
 
+def native_runs(model) -> bool:
+    """False for a model with 1-bit linears when this build has no native binary kernels."""
+    from bitnet_studio import kernels
+    from bitnet_studio.models.weights import BinaryTensor
+
+    binary = any(isinstance(t, BinaryTensor) for t in model.tensors.values())
+    return not binary or hasattr(kernels, "pack_binary")
+
+
 def generate_with(name: str, backend: str = "native") -> str:
     """Loads a default model, generates ``MAX_TOKENS`` greedy tokens; returns a summary."""
     t0 = time.perf_counter()
     model = load_named_model(name)
+    if backend == "native" and not native_runs(model):
+        backend = "torch"  # a 1-bit model before the native binary kernels are built in
     tokenizer = Tokenizer.for_model(model)
     ids = prompt_ids(tokenizer, PROMPT, raw=not tokenizer.chat_template, system=None)
     params = SamplingParams(greedy=True, max_tokens=MAX_TOKENS, seed=0)

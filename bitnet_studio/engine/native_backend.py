@@ -100,6 +100,16 @@ def _ternary_matrix(t: TernaryTensor, layout: str) -> tuple[str, np.ndarray, np.
     return layout, p.data, p.scale, p.cols
 
 
+def _binary_matrix(t: BinaryTensor) -> tuple[str, np.ndarray, np.ndarray, int]:
+    """Packed 1-bit signs. Per-block scales that are one value throughout (a per-tensor
+    beta stored in every Q1_0 block) become one scale: the exact int32 path."""
+    scale = np.asarray(t.scale, dtype=np.float32)
+    if scale.size > 1 and np.all(scale == scale.flat[0]):
+        scale = scale.reshape(-1)[:1]
+    p = kernels.pack_binary(np.ascontiguousarray(t.signs, dtype=np.int8), scale)
+    return "q1", p.data, p.scale.reshape(-1), p.cols
+
+
 class NativeSession:
     """A model loaded into the native runtime, with its own float32 KV cache."""
 
@@ -232,6 +242,8 @@ class NativeBackend:
         self.kv_f16 = bool(kv_f16)
 
     def _linear(self, t: Any, ternary_arch: bool) -> tuple[str, np.ndarray, Any, int]:
+        if isinstance(t, BinaryTensor):
+            return _binary_matrix(t)
         if isinstance(t, TernaryTensor):
             return _ternary_matrix(t, self.layout)
         if ternary_arch:  # latent float weights of a b1.58 model: ternarize on load

@@ -26,6 +26,9 @@
 #include "kernels.h"
 #include "ternary_gemm.h"
 
+// binary_tests.cpp: the 1-bit kernels' checks.
+void run_binary_tests(const std::vector<const bitnet::PathKernels*>& paths, int& passed, int& failed);
+
 namespace {
 
 using bitnet::Layout;
@@ -449,6 +452,7 @@ int main() {
       test_ternary(avx512);
       bitnet::set_amx_enabled(true);
     }
+    run_binary_tests(paths, g_passed, g_failed);
     bitnet::set_threads(threads);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kernel_tests: unexpected exception: %s\n", e.what());
