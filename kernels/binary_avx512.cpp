@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "binary.h"
+#include "binary_driver.h"
 
 // GCC 12's AVX-512 intrinsics fill unused mask operands from _mm512_undefined_*, which
 // -Wuninitialized reports (falsely) at every inlined use in this file.
@@ -47,9 +48,8 @@ inline __mmask64 load_bits(const uint8_t* p) {
 // L2 prefetch 16 KiB ahead of each row stream (demand misses alone keep too few lines in
 // flight for a streaming GEMV).
 constexpr size_t kPrefetch = 16384;
-constexpr size_t kChunk = 64;
 // From this many tokens on, per-tensor products go to AMX-INT8 where the CPU has it.
-constexpr size_t kAmxMinBatch = 8;  // tokens per call chunk (pointer / sum arrays on the stack)
+constexpr size_t kAmxMinBatch = 8;
 
 // Horizontal sums without _mm512_reduce_add_* (GCC 12 warns of uninitialised values
 // inside them).
@@ -143,67 +143,49 @@ void tile(const uint8_t* w, size_t rb, size_t nb, const int8_t* const* xs, const
     }
 }
 
-// Rows [r0, r1) for up to kChunk tokens: R-row tiles (then single rows) x T-token tiles.
-template <int R, int T, bool Blocks, class Out>
-void rows(const BinaryMatrix& m, const float* scale, const int8_t* const* xs, const int32_t* sums,
-          size_t sum_stride, size_t n, size_t r0, size_t r1, Out* out, size_t os) {
-  const size_t rb = binary_row_bytes(m.cols), nb = binary_blocks(m.cols);
-  auto run = [&](auto rr, size_t r) {
-    constexpr int RR = decltype(rr)::value;
-    const uint8_t* w = m.data + r * rb;
-    const float* sc = Blocks ? scale + r * nb : nullptr;
-    Out* o = out + (r - r0);
-    size_t t = 0;
-    for (; t + T <= n; t += T) tile<RR, T, Blocks>(w, rb, nb, xs + t, sums + t * sum_stride, sc, o + t * os, os);
-    for (; t < n; ++t) tile<RR, 1, Blocks>(w, rb, nb, xs + t, sums + t * sum_stride, sc, o + t * os, os);
-  };
-  size_t r = r0;
-  for (; r + R <= r1; r += R) run(std::integral_constant<int, R>{}, r);
-  for (; r < r1; ++r) run(std::integral_constant<int, 1>{}, r);
+struct Tiles {
+  template <int R, int T, bool Blocks, class... A>
+  static void run(A... a) {
+    tile<R, T, Blocks>(a...);
+  }
+};
+
+// Rows from r0 on AMX tiles where the CPU allows it (whole 16-row groups of a batch of at
+// least kAmxMinBatch tokens); returns the first row left for the VNNI tiles.
+template <class Amx>
+size_t amx_prefix(size_t n, size_t r0, size_t r1, Amx amx) {
+  if (n < kAmxMinBatch || r1 - r0 < 16 || !binary_amx_available()) return r0;
+  const size_t r = r0 + (r1 - r0) / 16 * 16;
+  amx(r);
+  return r;
 }
 
 void dot_i32(const BinaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
              size_t r1, int32_t* out, size_t out_stride) {
-  const int8_t* xs[kChunk];
-  int32_t sums[kChunk];
-  for (size_t b0 = 0; b0 < batch; b0 += kChunk) {
-    const size_t n = std::min(kChunk, batch - b0);
-    for (size_t t = 0; t < n; ++t) {
-      xs[t] = xq + (b0 + t) * x_stride;
-      sums[t] = activation_block_sums(xs[t], m.cols, block_sum, nullptr);
-    }
+  binary_driver::for_chunks(m, xq, x_stride, batch, false, block_sum,
+                            [&](const int8_t* const* xs, const int32_t* sums, size_t n, size_t b0) {
     int32_t* o = out + b0 * out_stride;
-    size_t r = r0;
-    if (n >= kAmxMinBatch && r1 - r0 >= 16 && binary_amx_available()) {
-      r = r0 + (r1 - r0) / 16 * 16;
-      binary_amx_i32(m, xs, sums, n, r0, r, o, out_stride);
-    }
+    const size_t r = amx_prefix(n, r0, r1, [&](size_t re) {
+      binary_amx_i32(m, xs, sums, n, r0, re, o, out_stride);
+    });
     if (n == 1)
-      rows<8, 1, false>(m, nullptr, xs, sums, 1, n, r, r1, o + (r - r0), out_stride);
+      binary_driver::rows<8, 1, false, Tiles>(m, nullptr, xs, sums, 1, n, r, r1, o + (r - r0), out_stride);
     else
-      rows<4, 4, false>(m, nullptr, xs, sums, 1, n, r, r1, o + (r - r0), out_stride);
-  }
+      binary_driver::rows<4, 4, false, Tiles>(m, nullptr, xs, sums, 1, n, r, r1, o + (r - r0), out_stride);
+  });
 }
 
 void dot_blocks_f32(const BinaryMatrix& m, const float* scale, const int8_t* xq, size_t x_stride,
                     size_t batch, size_t r0, size_t r1, float* y, size_t y_stride) {
   const size_t nb = binary_blocks(m.cols);
-  const int8_t* xs[kChunk];
-  std::vector<int32_t> sums(kChunk * nb);
-  for (size_t b0 = 0; b0 < batch; b0 += kChunk) {
-    const size_t n = std::min(kChunk, batch - b0);
-    for (size_t t = 0; t < n; ++t) {
-      xs[t] = xq + (b0 + t) * x_stride;
-      activation_block_sums(xs[t], m.cols, block_sum, sums.data() + t * nb);
-    }
+  binary_driver::for_chunks(m, xq, x_stride, batch, true, block_sum,
+                            [&](const int8_t* const* xs, const int32_t* sums, size_t n, size_t b0) {
     float* o = y + b0 * y_stride;
-    size_t r = r0;
-    if (n >= kAmxMinBatch && r1 - r0 >= 16 && binary_amx_available()) {
-      r = r0 + (r1 - r0) / 16 * 16;
-      binary_amx_blocks_f32(m, scale, xs, sums.data(), n, r0, r, o, y_stride);
-    }
-    rows<4, 2, true>(m, scale, xs, sums.data(), nb, n, r, r1, o + (r - r0), y_stride);
-  }
+    const size_t r = amx_prefix(n, r0, r1, [&](size_t re) {
+      binary_amx_blocks_f32(m, scale, xs, sums, n, r0, re, o, y_stride);
+    });
+    binary_driver::rows<4, 2, true, Tiles>(m, scale, xs, sums, nb, n, r, r1, o + (r - r0), y_stride);
+  });
 }
 
 const BinaryKernels kAvx512 = {"avx512", dot_i32, dot_blocks_f32};

@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "binary.h"
+#include "binary_driver.h"
 
 #define BITNET_UNROLL _Pragma("GCC unroll 16")
 
 namespace bitnet {
 namespace {
 
-constexpr size_t kChunk = 64;
 
 int32_t block_sum(const int8_t* x) {  // 128 bytes
   int32x4_t s = vdupq_n_s32(0);
@@ -87,55 +87,32 @@ void tile(const uint8_t* w, size_t rb, size_t nb, const int8_t* const* xs, const
     }
 }
 
-template <int R, int T, bool Blocks, class Out>
-void rows(const BinaryMatrix& m, const float* scale, const int8_t* const* xs, const int32_t* sums,
-          size_t sum_stride, size_t n, size_t r0, size_t r1, Out* out, size_t os) {
-  const size_t rb = binary_row_bytes(m.cols), nb = binary_blocks(m.cols);
-  auto run = [&](auto rr, size_t r) {
-    constexpr int RR = decltype(rr)::value;
-    const uint8_t* w = m.data + r * rb;
-    const float* sc = Blocks ? scale + r * nb : nullptr;
-    Out* o = out + (r - r0);
-    size_t t = 0;
-    for (; t + T <= n; t += T) tile<RR, T, Blocks>(w, rb, nb, xs + t, sums + t * sum_stride, sc, o + t * os, os);
-    for (; t < n; ++t) tile<RR, 1, Blocks>(w, rb, nb, xs + t, sums + t * sum_stride, sc, o + t * os, os);
-  };
-  size_t r = r0;
-  for (; r + R <= r1; r += R) run(std::integral_constant<int, R>{}, r);
-  for (; r < r1; ++r) run(std::integral_constant<int, 1>{}, r);
-}
+struct Tiles {
+  template <int R, int T, bool Blocks, class... A>
+  static void run(A... a) {
+    tile<R, T, Blocks>(a...);
+  }
+};
 
 void dot_i32(const BinaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
              size_t r1, int32_t* out, size_t out_stride) {
-  const int8_t* xs[kChunk];
-  int32_t sums[kChunk];
-  for (size_t b0 = 0; b0 < batch; b0 += kChunk) {
-    const size_t n = std::min(kChunk, batch - b0);
-    for (size_t t = 0; t < n; ++t) {
-      xs[t] = xq + (b0 + t) * x_stride;
-      sums[t] = activation_block_sums(xs[t], m.cols, block_sum, nullptr);
-    }
+  binary_driver::for_chunks(m, xq, x_stride, batch, false, block_sum,
+                            [&](const int8_t* const* xs, const int32_t* sums, size_t n, size_t b0) {
     int32_t* o = out + b0 * out_stride;
     if (n == 1)
-      rows<4, 1, false>(m, nullptr, xs, sums, 1, n, r0, r1, o, out_stride);
+      binary_driver::rows<4, 1, false, Tiles>(m, nullptr, xs, sums, 1, n, r0, r1, o, out_stride);
     else
-      rows<2, 4, false>(m, nullptr, xs, sums, 1, n, r0, r1, o, out_stride);
-  }
+      binary_driver::rows<2, 4, false, Tiles>(m, nullptr, xs, sums, 1, n, r0, r1, o, out_stride);
+  });
 }
 
 void dot_blocks_f32(const BinaryMatrix& m, const float* scale, const int8_t* xq, size_t x_stride,
                     size_t batch, size_t r0, size_t r1, float* y, size_t y_stride) {
   const size_t nb = binary_blocks(m.cols);
-  const int8_t* xs[kChunk];
-  std::vector<int32_t> sums(kChunk * nb);
-  for (size_t b0 = 0; b0 < batch; b0 += kChunk) {
-    const size_t n = std::min(kChunk, batch - b0);
-    for (size_t t = 0; t < n; ++t) {
-      xs[t] = xq + (b0 + t) * x_stride;
-      activation_block_sums(xs[t], m.cols, block_sum, sums.data() + t * nb);
-    }
-    rows<2, 2, true>(m, scale, xs, sums.data(), nb, n, r0, r1, y + b0 * y_stride, y_stride);
-  }
+  binary_driver::for_chunks(m, xq, x_stride, batch, true, block_sum,
+                            [&](const int8_t* const* xs, const int32_t* sums, size_t n, size_t b0) {
+    binary_driver::rows<2, 2, true, Tiles>(m, scale, xs, sums, nb, n, r0, r1, y + b0 * y_stride, y_stride);
+  });
 }
 
 const BinaryKernels kNeon = {"neon", dot_i32, dot_blocks_f32};
