@@ -294,6 +294,27 @@ void bind_runtime(nb::module_& m) {
       "x"_a.noconvert(), "out"_a.noconvert(), "path"_a = "",
       "fp16 bits of x as the fp16 KV cache stores them (round to nearest even)");
   m.def(
+      "attn_head",
+      [](Arr<const float, nb::ndim<1>> q, nb::ndarray<nb::c_contig, nb::device::cpu> k,
+         nb::ndarray<nb::c_contig, nb::device::cpu> v, float scale, Arr<float, nb::ndim<1>> scores,
+         Arr<float, nb::ndim<1>> out, const std::string& path) {
+        // One KV head's rows (len, hd), float32 or fp16 bits; scores = scale * q . K_j
+        // (returns their max), out = sum_j scores[j] * V_j: the two attention kernels.
+        const bool f16 = k.dtype() == nb::dtype<uint16_t>();
+        require(k.ndim() == 2 && v.ndim() == 2 && k.shape(0) == v.shape(0) && k.shape(1) == v.shape(1) &&
+                    k.dtype() == v.dtype() && (f16 || k.dtype() == nb::dtype<float>()),
+                "k and v: the same (len, hd) float32 or uint16 arrays");
+        const size_t len = k.shape(0), hd = k.shape(1);
+        require(q.shape(0) == hd && out.shape(0) == hd && scores.shape(0) >= len, "q, out: (hd,); scores: (len,)");
+        const bitnet::OpKernels* ops = bitnet::op_kernels(
+            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        const float mx = ops->attn_scores(q.data(), k.data(), f16, len, hd, scale, scores.data());
+        ops->attn_wsum(scores.data(), v.data(), f16, len, hd, out.data());
+        return mx;
+      },
+      "q"_a.noconvert(), "k"_a, "v"_a, "scale"_a, "scores"_a.noconvert(), "out"_a.noconvert(), "path"_a = "",
+      "the attention kernels of a path on one KV head (tests)");
+  m.def(
       "top_k",
       [](Arr<const float, nb::ndim<1>> x, size_t k, Arr<int64_t, nb::ndim<1>> out) {
         require(out.shape(0) >= std::min<size_t>(k, x.shape(0)), "out is shorter than k");

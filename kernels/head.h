@@ -1,7 +1,7 @@
 // The runtime's own SIMD kernels besides the linears: the output head -- int8 rows (one
 // scale per row) and 4-bit Q4 blocks, both against int8 activations (one scale per
 // token) -- and the attention's dot products / weighted sums over a float32 or fp16 KV
-// cache. A scalar reference plus AVX2 and AVX-512 VNNI versions, each in its own
+// cache (kernels/attention_simd.h). A scalar reference plus AVX2 and AVX-512 VNNI versions, each in its own
 // translation unit compiled with only its own ISA flags; op_kernels() picks the one that
 // matches the active ternary path (BITNET_STUDIO_KERNEL_PATH forces both).
 //
@@ -32,11 +32,12 @@ struct OpKernels {
   void (*q4_rows)(const uint8_t* w, const uint16_t* d, size_t cols, const int8_t* xq,
                   size_t x_stride, size_t batch, size_t r0, size_t r1, float* y, size_t y_stride,
                   const float* s_x);
-  // Attention over a KV cache row: float32 or fp16 (raw IEEE half bits).
-  float (*dot_f32)(const float* a, const float* b, size_t n);
-  float (*dot_f16)(const float* a, const uint16_t* b, size_t n);
-  void (*axpy_f32)(float a, const float* x, float* y, size_t n);  // y += a * x
-  void (*axpy_f16)(float a, const uint16_t* x, float* y, size_t n);
+  // Attention over one KV head's cache rows 0..len (row j at j * hd; float32, or fp16 as
+  // raw IEEE half bits when f16): sc[j] = scale * q . K_j, returning max_j sc[j] ...
+  float (*attn_scores)(const float* q, const void* k, bool f16, size_t len, size_t hd, float scale,
+                       float* sc);
+  // ... and out[0..hd) = sum_j p[j] * V_j (overwritten).
+  void (*attn_wsum)(const float* p, const void* v, bool f16, size_t len, size_t hd, float* out);
   // float32 -> fp16 bits, round to nearest even (what the fp16 KV cache stores).
   void (*to_f16)(const float* x, uint16_t* out, size_t n);
 };

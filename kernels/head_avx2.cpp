@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "attention_simd.h"
 #include "head.h"
 
 namespace bitnet {
@@ -177,44 +178,27 @@ void q4_rows(const uint8_t* w, const uint16_t* d, size_t cols, const int8_t* xq,
   }
 }
 
-float dot_f32(const float* a, const float* b, size_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-  float s = hsum_ps(acc);
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-float dot_f16(const float* a, const uint16_t* b, size_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 bv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), bv, acc);
+// Vector traits for attention_simd.h.
+struct Vec256 {
+  using V = __m256;
+  static constexpr size_t VL = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V load_h(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static float reduce1(V v) { return hsum_ps(v); }
+  static __m128 reduce4(V a, V b, V c, V d) {  // the four sums, in order
+    const __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
   }
-  float s = hsum_ps(acc);
-  for (; i < n; ++i) s += a[i] * _cvtsh_ss(b[i]);
-  return s;
-}
-
-void axpy_f32(float a, const float* x, float* y, size_t n) {
-  const __m256 av = _mm256_set1_ps(a);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += a * x[i];
-}
-
-void axpy_f16(float a, const uint16_t* x, float* y, size_t n) {
-  const __m256 av = _mm256_set1_ps(a);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, xv, _mm256_loadu_ps(y + i)));
+  static void store4(float* p, __m128 v, float scale) { _mm_storeu_ps(p, _mm_mul_ps(v, _mm_set1_ps(scale))); }
+  static float scalar(const void* base, bool f16, size_t i) {
+    return f16 ? _cvtsh_ss(static_cast<const uint16_t*>(base)[i]) : static_cast<const float*>(base)[i];
   }
-  for (; i < n; ++i) y[i] += a * _cvtsh_ss(x[i]);
-}
+};
 
 void to_f16(const float* x, uint16_t* out, size_t n) {
   size_t i = 0;
@@ -224,7 +208,7 @@ void to_f16(const float* x, uint16_t* out, size_t n) {
   for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-const OpKernels kAvx2{"avx2", i8_rows, q4_rows, dot_f32, dot_f16, axpy_f32, axpy_f16, to_f16};
+const OpKernels kAvx2{"avx2", i8_rows, q4_rows, attn_scores<Vec256>, attn_wsum<Vec256>, to_f16};
 
 }  // namespace
 

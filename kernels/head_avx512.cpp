@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "attention_simd.h"
 #include "head.h"
 
 namespace bitnet {
@@ -175,53 +176,31 @@ void q4_rows(const uint8_t* w, const uint16_t* d, size_t cols, const int8_t* xq,
   }
 }
 
-// Attention rows are short (head_dim 64 / 128): 16-wide with a masked tail.
-inline __mmask16 tail16(size_t left) { return static_cast<__mmask16>((1u << left) - 1); }
-
-float dot_f32(const float* a, const float* b, size_t n) {
-  __m512 acc = _mm512_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
-  if (i < n) {
-    const __mmask16 m = tail16(n - i);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
+// Vector traits for attention_simd.h.
+struct Vec512 {
+  using V = __m512;
+  static constexpr size_t VL = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V load_h(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static float reduce1(V v) { return _mm512_reduce_add_ps(v); }
+  static __m256 half(V v) {
+    return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
   }
-  return _mm512_reduce_add_ps(acc);
-}
-
-inline __m512 load_h(const uint16_t* p) {
-  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
-inline __m512 load_h_masked(__mmask16 m, const uint16_t* p) {
-  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
-}
-
-float dot_f16(const float* a, const uint16_t* b, size_t n) {
-  __m512 acc = _mm512_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), load_h(b + i), acc);
-  if (i < n) {
-    const __mmask16 m = tail16(n - i);
-    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), load_h_masked(m, b + i), acc);
+  static __m128 reduce4(V a, V b, V c, V d) {  // the four sums, in order
+    const __m256 ab = _mm256_hadd_ps(half(a), half(b)), cd = _mm256_hadd_ps(half(c), half(d));
+    const __m256 s = _mm256_hadd_ps(ab, cd);
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
   }
-  return _mm512_reduce_add_ps(acc);
-}
-
-void axpy_f32(float a, const float* x, float* y, size_t n) {
-  const __m512 av = _mm512_set1_ps(a);
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += a * x[i];
-}
-
-void axpy_f16(float a, const uint16_t* x, float* y, size_t n) {
-  const __m512 av = _mm512_set1_ps(a);
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, load_h(x + i), _mm512_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += a * _cvtsh_ss(x[i]);
-}
+  static void store4(float* p, __m128 v, float scale) { _mm_storeu_ps(p, _mm_mul_ps(v, _mm_set1_ps(scale))); }
+  static float scalar(const void* base, bool f16, size_t i) {
+    return f16 ? _cvtsh_ss(static_cast<const uint16_t*>(base)[i]) : static_cast<const float*>(base)[i];
+  }
+};
 
 void to_f16(const float* x, uint16_t* out, size_t n) {
   size_t i = 0;
@@ -231,7 +210,7 @@ void to_f16(const float* x, uint16_t* out, size_t n) {
   for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-const OpKernels kAvx512{"avx512", i8_rows, q4_rows, dot_f32, dot_f16, axpy_f32, axpy_f16, to_f16};
+const OpKernels kAvx512{"avx512", i8_rows, q4_rows, attn_scores<Vec512>, attn_wsum<Vec512>, to_f16};
 
 }  // namespace
 

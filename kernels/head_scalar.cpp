@@ -1,6 +1,9 @@
 // The runtime's op kernels (head.h), scalar reference, and the dispatch to the SIMD ones.
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "head.h"
 
@@ -97,25 +100,36 @@ float dot_f32(const float* a, const float* b, size_t n) {
   return s;
 }
 
-float dot_f16(const float* a, const uint16_t* b, size_t n) {
-  float s = 0.0f;
-  for (size_t i = 0; i < n; ++i) s += a[i] * half_bits_to_float(b[i]);
-  return s;
+float kv_at(const void* base, bool f16, size_t i) {
+  return f16 ? half_bits_to_float(static_cast<const uint16_t*>(base)[i]) : static_cast<const float*>(base)[i];
 }
 
-void axpy_f32(float a, const float* x, float* y, size_t n) {
-  for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+float attn_scores(const float* q, const void* k, bool f16, size_t len, size_t hd, float scale, float* sc) {
+  float mx = -std::numeric_limits<float>::infinity();
+  std::vector<float> row(f16 ? hd : 0);
+  for (size_t j = 0; j < len; ++j) {
+    const float* kj = static_cast<const float*>(k) + j * hd;
+    if (f16) {
+      for (size_t i = 0; i < hd; ++i) row[i] = kv_at(k, true, j * hd + i);
+      kj = row.data();
+    }
+    sc[j] = dot_f32(q, kj, hd) * scale;
+    mx = std::max(mx, sc[j]);
+  }
+  return mx;
 }
 
-void axpy_f16(float a, const uint16_t* x, float* y, size_t n) {
-  for (size_t i = 0; i < n; ++i) y[i] += a * half_bits_to_float(x[i]);
+void attn_wsum(const float* p, const void* v, bool f16, size_t len, size_t hd, float* out) {
+  std::fill(out, out + hd, 0.0f);
+  for (size_t j = 0; j < len; ++j)
+    for (size_t i = 0; i < hd; ++i) out[i] += p[j] * kv_at(v, f16, j * hd + i);
 }
 
 void to_f16(const float* x, uint16_t* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = float_to_half_bits(x[i]);
 }
 
-const OpKernels kScalar{"scalar", i8_rows, q4_rows, dot_f32, dot_f16, axpy_f32, axpy_f16, to_f16};
+const OpKernels kScalar{"scalar", i8_rows, q4_rows, attn_scores, attn_wsum, to_f16};
 
 }  // namespace
 

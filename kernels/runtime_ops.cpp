@@ -181,33 +181,22 @@ void attention_head(const AttnCtx& a, size_t h) {
   const size_t kvh = h / (cfg.n_heads / cfg.n_kv_heads);  // GQA: consecutive heads share
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const size_t off = kvh * cfg.n_ctx * hd;
-  const float* K = static_cast<const float*>(a.k_cache) + off;
-  const float* V = static_cast<const float*>(a.v_cache) + off;
-  const uint16_t* Kh = static_cast<const uint16_t*>(a.k_cache) + off;
-  const uint16_t* Vh = static_cast<const uint16_t*>(a.v_cache) + off;
+  const size_t esz = cfg.kv_f16 ? sizeof(uint16_t) : sizeof(float);
+  const void* K = static_cast<const char*>(a.k_cache) + off * esz;
+  const void* V = static_cast<const char*>(a.v_cache) + off * esz;
   float* sc = a.scores + h * cfg.n_ctx;
   for (size_t t = 0; t < a.n; ++t) {
     const size_t len = a.pos0 + t + 1;  // causal: this token sees itself and the past
     const float* qv = a.q + t * qdim + h * hd;
-    float mx = -std::numeric_limits<float>::infinity();
-    for (size_t j = 0; j < len; ++j) {
-      const float d = cfg.kv_f16 ? ops.dot_f16(qv, Kh + j * hd, hd) : ops.dot_f32(qv, K + j * hd, hd);
-      sc[j] = d * scale;
-      mx = std::max(mx, sc[j]);
-    }
+    const float mx = ops.attn_scores(qv, K, cfg.kv_f16, len, hd, scale, sc);
     float sum = 0.0f;
     for (size_t j = 0; j < len; ++j) {
       sc[j] = std::exp(sc[j] - mx);
       sum += sc[j];
     }
-    float* o = a.out + t * qdim + h * hd;
-    std::fill(o, o + hd, 0.0f);
     const float inv = 1.0f / sum;
-    if (cfg.kv_f16) {
-      for (size_t j = 0; j < len; ++j) ops.axpy_f16(sc[j] * inv, Vh + j * hd, o, hd);
-    } else {
-      for (size_t j = 0; j < len; ++j) ops.axpy_f32(sc[j] * inv, V + j * hd, o, hd);
-    }
+    for (size_t j = 0; j < len; ++j) sc[j] *= inv;
+    ops.attn_wsum(sc, V, cfg.kv_f16, len, hd, a.out + t * qdim + h * hd);
   }
 }
 

@@ -123,3 +123,28 @@ def test_quantized_heads_track_the_f16_head(head: str) -> None:
     cfg = model.config
     bits = 8 if head == "i8" else 4.5  # 4-bit codes + one fp16 scale per 32
     assert mem["head"] <= cfg.vocab_size * q4_cols(cfg.hidden_size) * bits / 8 + 4 * cfg.vocab_size
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("hd", [64, 72, 80, 128])
+@pytest.mark.parametrize("f16", [False, True])
+def test_attention_kernels_match_numpy(path: str, hd: int, f16: bool) -> None:
+    """Scores (four positions per reduction) and the register-resident weighted sum of
+    V, for lengths around every unroll boundary; 72 takes the plain loops on AVX-512."""
+    rng = np.random.default_rng(hd + int(f16))
+    for length in (1, 2, 3, 4, 5, 7, 8, 9, 33):
+        q = rng.standard_normal(hd).astype(np.float32)
+        k = rng.standard_normal((length, hd)).astype(np.float32)
+        v = rng.standard_normal((length, hd)).astype(np.float32)
+        if f16:
+            k_arr, v_arr = k.astype(np.float16).view(np.uint16), v.astype(np.float16).view(np.uint16)
+            k, v = k.astype(np.float16).astype(np.float32), v.astype(np.float16).astype(np.float32)
+        else:
+            k_arr, v_arr = k, v
+        scores = np.full(length + 3, np.nan, dtype=np.float32)
+        out = np.full(hd, np.nan, dtype=np.float32)
+        mx = _k.attn_head(q, k_arr, v_arr, 0.125, scores, out, path)
+        want = (k.astype(np.float64) @ q) * 0.125
+        np.testing.assert_allclose(scores[:length], want, rtol=1e-5, atol=1e-5)
+        assert mx == scores[:length].max()
+        np.testing.assert_allclose(out, scores[:length].astype(np.float64) @ v, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,114 @@
+// Attention over one KV head, shared by the AVX2 and AVX-512 op kernels (each includes
+// this header under its own ISA flags with its own vector traits `T`; internal linkage).
+//
+// Scores: q . K_j for four positions at a time, their four vector accumulators reduced
+// together (one horizontal reduction per four positions instead of one each). Weighted
+// sum: the output stays in registers -- up to four vectors of columns, two positions in
+// flight -- for the whole pass over the positions, instead of a load/FMA/store of the
+// output row per position (the store-to-load chain made that the costliest loop of a
+// small model's decode). Head sizes that are not a multiple of the vector width take the
+// plain per-position loops.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+namespace bitnet {
+namespace {
+
+// Row j of a float32 or fp16 cache, as vector v of columns [c, c + T::VL).
+template <class T, bool H>
+inline typename T::V kv_load(const void* base, size_t off) {
+  if (H) return T::load_h(static_cast<const uint16_t*>(base) + off);
+  return T::load(static_cast<const float*>(base) + off);
+}
+
+template <class T, bool H>
+inline typename T::V dot_row(const float* q, const void* k, size_t off, size_t hd) {
+  typename T::V a0 = T::zero(), a1 = T::zero();
+  size_t i = 0;
+  for (; i + 2 * T::VL <= hd; i += 2 * T::VL) {
+    a0 = T::fmadd(T::load(q + i), kv_load<T, H>(k, off + i), a0);
+    a1 = T::fmadd(T::load(q + i + T::VL), kv_load<T, H>(k, off + i + T::VL), a1);
+  }
+  if (i < hd) a0 = T::fmadd(T::load(q + i), kv_load<T, H>(k, off + i), a0);
+  return T::add(a0, a1);
+}
+
+template <class T, bool H>
+float attn_scores_t(const float* q, const void* k, size_t len, size_t hd, float scale, float* sc) {
+  size_t j = 0;
+  for (; j + 4 <= len; j += 4)
+    T::store4(sc + j, T::reduce4(dot_row<T, H>(q, k, j * hd, hd), dot_row<T, H>(q, k, (j + 1) * hd, hd),
+                                 dot_row<T, H>(q, k, (j + 2) * hd, hd), dot_row<T, H>(q, k, (j + 3) * hd, hd)),
+              scale);
+  for (; j < len; ++j) sc[j] = T::reduce1(dot_row<T, H>(q, k, j * hd, hd)) * scale;
+  float mx = -std::numeric_limits<float>::infinity();
+  for (j = 0; j < len; ++j) mx = std::max(mx, sc[j]);
+  return mx;
+}
+
+// NV vectors of columns [c0, c0 + NV * VL) of out = sum_j p_j V_j.
+template <class T, bool H, int NV>
+void wsum_cols(const float* p, const void* v, size_t len, size_t hd, size_t c0, float* out) {
+  typename T::V a[NV], b[NV];
+  for (int i = 0; i < NV; ++i) a[i] = b[i] = T::zero();
+  size_t j = 0;
+  for (; j + 2 <= len; j += 2) {
+    const typename T::V p0 = T::set1(p[j]), p1 = T::set1(p[j + 1]);
+    for (int i = 0; i < NV; ++i) {
+      a[i] = T::fmadd(p0, kv_load<T, H>(v, j * hd + c0 + i * T::VL), a[i]);
+      b[i] = T::fmadd(p1, kv_load<T, H>(v, (j + 1) * hd + c0 + i * T::VL), b[i]);
+    }
+  }
+  if (j < len) {
+    const typename T::V p0 = T::set1(p[j]);
+    for (int i = 0; i < NV; ++i) a[i] = T::fmadd(p0, kv_load<T, H>(v, j * hd + c0 + i * T::VL), a[i]);
+  }
+  for (int i = 0; i < NV; ++i) T::store(out + c0 + i * T::VL, T::add(a[i], b[i]));
+}
+
+template <class T, bool H>
+void attn_wsum_t(const float* p, const void* v, size_t len, size_t hd, float* out) {
+  size_t c = 0;
+  for (; c + 4 * T::VL <= hd; c += 4 * T::VL) wsum_cols<T, H, 4>(p, v, len, hd, c, out);
+  switch ((hd - c) / T::VL) {
+    case 3: wsum_cols<T, H, 3>(p, v, len, hd, c, out); break;
+    case 2: wsum_cols<T, H, 2>(p, v, len, hd, c, out); break;
+    case 1: wsum_cols<T, H, 1>(p, v, len, hd, c, out); break;
+    default: break;
+  }
+}
+
+// The OpKernels entries: vector loops when hd is a multiple of the width, else plain ones.
+template <class T>
+float attn_scores(const float* q, const void* k, bool f16, size_t len, size_t hd, float scale, float* sc) {
+  if (hd % T::VL == 0)
+    return f16 ? attn_scores_t<T, true>(q, k, len, hd, scale, sc) : attn_scores_t<T, false>(q, k, len, hd, scale, sc);
+  float mx = -std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < len; ++j) {
+    float s = 0.0f;
+    for (size_t i = 0; i < hd; ++i) s += q[i] * T::scalar(k, f16, j * hd + i);
+    sc[j] = s * scale;
+    mx = std::max(mx, sc[j]);
+  }
+  return mx;
+}
+
+template <class T>
+void attn_wsum(const float* p, const void* v, bool f16, size_t len, size_t hd, float* out) {
+  if (hd % T::VL == 0) {
+    if (f16)
+      attn_wsum_t<T, true>(p, v, len, hd, out);
+    else
+      attn_wsum_t<T, false>(p, v, len, hd, out);
+    return;
+  }
+  std::fill(out, out + hd, 0.0f);
+  for (size_t j = 0; j < len; ++j)
+    for (size_t i = 0; i < hd; ++i) out[i] += p[j] * T::scalar(v, f16, j * hd + i);
+}
+
+}  // namespace
+}  // namespace bitnet
