@@ -206,7 +206,13 @@ void attention(const PathKernels* k, const RuntimeConfig& cfg, const float* q, c
                const void* v_cache, size_t n, size_t pos0, float* out, float* scores) {
   const AttnCtx ctx{op_kernels(k), &cfg, q, k_cache, v_cache, n, pos0, out, scores};
   const AttnCtx* c = &ctx;  // one pointer captured: no std::function allocation
-  parallel_for(cfg.n_heads, [c](size_t h) { attention_head(*c, h); });
+  // One task per thread, each a contiguous range of heads: GQA heads that share a KV head
+  // are neighbours, so a range reads each of its KV heads from memory once and again from
+  // its own L2 (a task per head let two cores fetch the same KV head at the same time).
+  const size_t heads = cfg.n_heads, tasks = std::min<size_t>(heads, static_cast<size_t>(get_threads()));
+  parallel_for(tasks, [c, heads, tasks](size_t t) {
+    for (size_t h = t * heads / tasks; h < (t + 1) * heads / tasks; ++h) attention_head(*c, h);
+  });
 }
 
 void store_kv(const PathKernels* k, bool kv_f16, const float* x, void* dst, size_t n) {

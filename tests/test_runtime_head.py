@@ -137,7 +137,8 @@ def test_attention_kernels_match_numpy(path: str, hd: int, f16: bool) -> None:
         k = rng.standard_normal((length, hd)).astype(np.float32)
         v = rng.standard_normal((length, hd)).astype(np.float32)
         if f16:
-            k_arr, v_arr = k.astype(np.float16).view(np.uint16), v.astype(np.float16).view(np.uint16)
+            k_arr = k.astype(np.float16).view(np.uint16)
+            v_arr = v.astype(np.float16).view(np.uint16)
             k, v = k.astype(np.float16).astype(np.float32), v.astype(np.float16).astype(np.float32)
         else:
             k_arr, v_arr = k, v
@@ -147,4 +148,5 @@ def test_attention_kernels_match_numpy(path: str, hd: int, f16: bool) -> None:
         want = (k.astype(np.float64) @ q) * 0.125
         np.testing.assert_allclose(scores[:length], want, rtol=1e-5, atol=1e-5)
         assert mx == scores[:length].max()
-        np.testing.assert_allclose(out, scores[:length].astype(np.float64) @ v, rtol=1e-5, atol=1e-5)
+        want_out = scores[:length].astype(np.float64) @ v
+        np.testing.assert_allclose(out, want_out, rtol=1e-5, atol=1e-5)
