@@ -30,17 +30,11 @@ size_t Weight::nbytes() const {
 
 namespace {
 
-// Rows per task: about four tasks per thread for balance, at least ~16 KiB of weights
-// per task so a small matrix is not drowned in scheduling, a multiple of 16 rows so
-// SIMD paths always get whole row groups.
-size_t rows_per_task(size_t rows, size_t bytes_per_row, size_t batch) {
-  const size_t t = static_cast<size_t>(get_threads());
-  const size_t work = std::max<size_t>(1, bytes_per_row * std::max<size_t>(batch, 1));
-  const size_t min_rows = std::max<size_t>(16, 16384 / work / 16 * 16);
-  size_t per = (rows + 4 * t - 1) / (4 * t);
-  per = std::max(per, min_rows);
-  return (per + 15) / 16 * 16;
-}
+// One task of run_linears: rows [r0, r1) of job `job`.
+struct Span {
+  uint32_t job, r0, r1;
+};
+constexpr size_t kMaxSpans = 160;
 
 size_t weight_row_bytes(const Weight& w) {
   switch (w.type) {
@@ -56,15 +50,37 @@ size_t weight_row_bytes(const Weight& w) {
 
 constexpr size_t kMaxJobs = 4;
 
-void linear_task(const PathKernels& kk, const float* x, size_t x_stride, size_t batch,
-                 const LinearJob* jobs, const LinearScratch& scratch, const size_t* per,
-                 const size_t* first, size_t task) {
+// Splits the rows of every job into tasks (see run_linears). Sizes are multiples of 16
+// rows (SIMD paths take whole row groups), at least ~16 KiB of weight bytes per task so
+// a small matrix is not drowned in scheduling; one task per job on one thread.
+size_t guided_spans(const LinearJob* jobs, size_t n_jobs, size_t batch, Span* out) {
+  const size_t t = static_cast<size_t>(get_threads());
+  const size_t nb = std::max<size_t>(batch, 1);
+  size_t left = 0;
+  for (size_t j = 0; j < n_jobs; ++j) left += jobs[j].w->rows * weight_row_bytes(*jobs[j].w) * nb;
+  size_t n = 0;
+  for (size_t j = 0; j < n_jobs; ++j) {
+    const Weight& w = *jobs[j].w;
+    const size_t row_work = std::max<size_t>(1, weight_row_bytes(w) * nb);
+    const size_t min_rows = std::max<size_t>(16, 16384 / row_work / 16 * 16);
+    for (size_t r = 0; r < w.rows;) {
+      size_t rows = w.rows - r;
+      if (t > 1 && n + (n_jobs - j) < kMaxSpans - 1) {  // out of room: the rest in one task
+        const size_t want = (left / (2 * t) + row_work - 1) / row_work;
+        rows = std::min(rows, std::max(min_rows, (want + 15) / 16 * 16));
+      }
+      out[n++] = Span{static_cast<uint32_t>(j), static_cast<uint32_t>(r), static_cast<uint32_t>(r + rows)};
+      r += rows;
+      left -= std::min(left, rows * row_work);
+    }
+  }
+  return n;
+}
+
+void linear_rows(const PathKernels& kk, const float* x, size_t x_stride, size_t batch,
+                 const LinearJob& job, const LinearScratch& scratch, size_t r0, size_t r1) {
   const PathKernels* k = &kk;
-  size_t j = 0;
-  while (task >= first[j + 1]) ++j;
-  const LinearJob& job = jobs[j];
   const Weight& w = *job.w;
-  const size_t r0 = (task - first[j]) * per[j], r1 = std::min(w.rows, r0 + per[j]);
   switch (w.type) {
     case WType::F16:
       k->f16_matmul(static_cast<const uint16_t*>(w.data), w.cols, x, x_stride, batch, r0, r1,
@@ -140,26 +156,25 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
     for (size_t b = 0; b < batch; ++b)
       scratch.s_x[b] = k->quantize_row(x + b * x_stride, cols, padded, scratch.xq + b * scratch.xq_stride);
   }
-  size_t per[kMaxJobs], first[kMaxJobs + 1];
-  first[0] = 0;
-  for (size_t j = 0; j < n_jobs; ++j) {
-    const Weight& w = *jobs[j].w;
-    per[j] = rows_per_task(w.rows, weight_row_bytes(w), batch);
-    first[j + 1] = first[j] + (w.rows + per[j] - 1) / per[j];
-  }
-  // One pointer captured: the std::function stays in its small buffer (no allocation).
+  // Guided tasks: each claims a quarter of the work left (1/(2t)), down to ~16 KiB, never
+  // across jobs. Equal tasks (four per thread) left one core idle for half a task at the
+  // end of every call on average -- a few hundred calls per decoded token; big-to-small
+  // tasks end within microseconds of each other and still balance a core that falls behind.
+  Span spans[kMaxSpans];
+  const size_t n_spans = guided_spans(jobs, n_jobs, batch, spans);
   struct Ctx {
     const PathKernels* k;
     const float* x;
     size_t x_stride, batch;
     const LinearJob* jobs;
     const LinearScratch* scratch;
-    const size_t* per;
-    const size_t* first;
-  } ctx{k, x, x_stride, batch, jobs, &scratch, per, first};
-  const Ctx* c = &ctx;
-  parallel_for(first[n_jobs], [c](size_t task) { linear_task(*c->k, c->x, c->x_stride, c->batch,
-                                                             c->jobs, *c->scratch, c->per, c->first, task); });
+    const Span* spans;
+  } ctx{k, x, x_stride, batch, jobs, &scratch, spans};
+  const Ctx* c = &ctx;  // one pointer captured: the std::function stays in its small buffer
+  parallel_for(n_spans, [c](size_t t) {
+    const Span& sp = c->spans[t];
+    linear_rows(*c->k, c->x, c->x_stride, c->batch, c->jobs[sp.job], *c->scratch, sp.r0, sp.r1);
+  });
 }
 
 namespace {
