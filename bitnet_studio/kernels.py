@@ -125,7 +125,7 @@ def get_threads() -> int:
 
 
 def set_path(name: str) -> None:
-    """Choose the SIMD path by name ('auto', 'scalar', 'avx2', 'avx512', 'neon')."""
+    """Choose the SIMD path by name ('auto', 'scalar', 'avx2', 'avxvnni', 'avx512', 'neon')."""
     try:
         _k.set_path(name)
     except ValueError as e:

@@ -14,7 +14,7 @@ const BinaryKernels* binary_kernels_for(const PathKernels* k) {
   if (k != nullptr) {
     const std::string name = k->name;
     if (name == "avx512") b = binary_avx512();
-    else if (name == "avx2") b = binary_avx2();
+    else if (name == "avx2" || name == "avxvnni") b = binary_avx2();
     else if (name == "neon") b = binary_neon();
   }
   return b ? b : binary_scalar();

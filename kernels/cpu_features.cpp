@@ -33,7 +33,10 @@ CpuFeatures detect() {
   f.avx512vnni = zmm_os && (c & (1u << 11));
   f.amx_int8 = (d & (1u << 25)) != 0;
   unsigned a1, b1, c1, d1;
-  if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) f.avx512bf16 = zmm_os && (a1 & (1u << 5));
+  if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) {
+    f.avx512bf16 = zmm_os && (a1 & (1u << 5));
+    f.avxvnni = ymm_os && (a1 & (1u << 4));  // VEX-encoded vpdpbusd (Alder Lake and later)
+  }
 #elif defined(__aarch64__)
   f.neon = true;
 #endif

@@ -16,6 +16,7 @@ bool supported(const std::string& name) {
   if (name == "scalar") return true;
   if (name == "avx2") return f.avx2 && f.fma && f.f16c;
   if (name == "avx512") return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.f16c;
+  if (name == "avxvnni") return f.avx2 && f.fma && f.f16c && f.avxvnni;
   if (name == "neon") return f.neon;
   return false;
 }
@@ -24,12 +25,13 @@ const PathKernels* compiled(const std::string& name) {
   if (name == "scalar") return scalar_kernels();
   if (name == "avx2") return avx2_kernels();
   if (name == "avx512") return avx512_kernels();
+  if (name == "avxvnni") return avxvnni_kernels();
   if (name == "neon") return neon_kernels();
   return nullptr;
 }
 
 const PathKernels* best_available() {
-  for (const char* n : {"avx512", "avx2", "neon"})
+  for (const char* n : {"avx512", "avxvnni", "avx2", "neon"})
     if (compiled(n) && supported(n)) return compiled(n);
   return scalar_kernels();
 }
@@ -65,7 +67,7 @@ size_t rows_per_task(size_t rows, size_t bytes_per_row, size_t batch) {
 
 std::vector<std::string> compiled_paths() {
   std::vector<std::string> out;
-  for (const char* n : {"scalar", "avx2", "avx512", "neon"})
+  for (const char* n : {"scalar", "avx2", "avxvnni", "avx512", "neon"})
     if (compiled(n)) out.emplace_back(n);
   return out;
 }

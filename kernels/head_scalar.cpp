@@ -146,7 +146,7 @@ const OpKernels* op_kernels(const PathKernels* k) {
   const std::string name = k ? k->name : "scalar";
   const OpKernels* h = nullptr;
   if (name == "avx512") h = ops_avx512();
-  if (name == "avx2") h = ops_avx2();
+  if (name == "avx2" || name == "avxvnni") h = ops_avx2();
   return h ? h : ops_scalar();
 }
 

@@ -29,6 +29,15 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
     target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/head_avx2.cpp)
     set_source_files_properties(${BITNET_KERNEL_DIR}/head_avx2.cpp PROPERTIES
       COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+    # AVX2 + AVX-VNNI (GCC 11+ / Clang 12+); without the flag the path is simply absent.
+    include(CheckCXXCompilerFlag)
+    check_cxx_compiler_flag(-mavxvnni BITNET_CXX_HAS_AVXVNNI)
+    if(BITNET_CXX_HAS_AVXVNNI)
+      target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avxvnni.cpp)
+      set_source_files_properties(${BITNET_KERNEL_DIR}/path_avxvnni.cpp PROPERTIES
+        COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-mavxvnni")
+      target_compile_definitions(bitnet_kernels PRIVATE BITNET_HAVE_AVXVNNI=1)
+    endif()
   endif()
   if(EXISTS ${BITNET_KERNEL_DIR}/path_avx512.cpp)
     target_sources(bitnet_kernels PRIVATE ${BITNET_KERNEL_DIR}/path_avx512.cpp)

@@ -58,12 +58,14 @@ struct PathKernels {
 const PathKernels* scalar_kernels();
 const PathKernels* avx2_kernels();    // nullptr when not compiled
 const PathKernels* avx512_kernels();  // nullptr when not compiled
+const PathKernels* avxvnni_kernels();  // nullptr when not compiled (AVX2 + AVX-VNNI)
 const PathKernels* neon_kernels();    // nullptr when not compiled
 
 // CPU features and dispatch.
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false, avx512f = false, avx512bw = false,
-       avx512vl = false, avx512vnni = false, avx512bf16 = false, amx_int8 = false, neon = false;
+       avx512vl = false, avx512vnni = false, avx512bf16 = false, amx_int8 = false, neon = false,
+       avxvnni = false;
 };
 const CpuFeatures& cpu_features();
 std::vector<std::string> compiled_paths();

@@ -55,7 +55,7 @@ NB_MODULE(_kernels, m) {
     nb::dict d;
     d["avx2"] = f.avx2; d["fma"] = f.fma; d["f16c"] = f.f16c; d["avx512f"] = f.avx512f;
     d["avx512bw"] = f.avx512bw; d["avx512vl"] = f.avx512vl; d["avx512vnni"] = f.avx512vnni;
-    d["avx512bf16"] = f.avx512bf16; d["amx_int8"] = f.amx_int8; d["neon"] = f.neon;
+    d["avx512bf16"] = f.avx512bf16; d["amx_int8"] = f.amx_int8; d["avxvnni"] = f.avxvnni; d["neon"] = f.neon;
     return d;
   });
   m.def("compiled_paths", &bitnet::compiled_paths);

@@ -104,6 +104,9 @@ const PathKernels* scalar_kernels() { return &kScalar; }
 #if !defined(BITNET_HAVE_AVX2)
 const PathKernels* avx2_kernels() { return nullptr; }
 #endif
+#if !defined(BITNET_HAVE_AVXVNNI)
+const PathKernels* avxvnni_kernels() { return nullptr; }
+#endif
 #if !defined(BITNET_HAVE_AVX512)
 const PathKernels* avx512_kernels() { return nullptr; }
 // No AMX kernel without the AVX-512 path (see ternary_gemm.h).
