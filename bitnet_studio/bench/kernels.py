@@ -57,8 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--path",
         default=None,
         metavar="NAME",
-        help="SIMD path of our kernels: auto, scalar, avx2, avxvnni, avx512, neon (default: the active "
-        "one, which BITNET_STUDIO_KERNEL_PATH can force)",
+        help="SIMD path of our kernels: auto, scalar, avx2, avxvnni, avx512, neon (default: the "
+        "active one, which BITNET_STUDIO_KERNEL_PATH can force)",
     )
     p.add_argument(
         "--seconds",
