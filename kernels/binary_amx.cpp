@@ -191,6 +191,9 @@ void binary_amx_blocks_f32(const BinaryMatrix& m, const float* scale, const int8
   st.resize(nb * 16);
   pop128.resize(nb * 16);
   facc.resize(64 * 16);
+  // Plain pointers in the loops: each use of a thread_local vector may cost a TLS lookup.
+  float* const stp = st.data();
+  int32_t* const pop = pop128.data();
   configure_tiles();
   alignas(64) uint8_t b[1024];
   alignas(64) int32_t c[256];
@@ -198,11 +201,11 @@ void binary_amx_blocks_f32(const BinaryMatrix& m, const float* scale, const int8
     const uint8_t* w = m.data + rg * rb;
     for (int r = 0; r < 16; ++r)
       for (size_t blk = 0; blk < nb; ++blk) {
-        st[blk * 16 + r] = scale[(rg + r) * nb + blk];
+        stp[blk * 16 + r] = scale[(rg + r) * nb + blk];
         uint64_t lo, hi;
         std::memcpy(&lo, w + r * rb + blk * 16, 8);
         std::memcpy(&hi, w + r * rb + blk * 16 + 8, 8);
-        pop128[blk * 16 + r] = 128 * (__builtin_popcountll(lo) + __builtin_popcountll(hi));
+        pop[blk * 16 + r] = 128 * (__builtin_popcountll(lo) + __builtin_popcountll(hi));
       }
     for (size_t g0 = 0; g0 < ngroups; g0 += 4) {
       const int gn = static_cast<int>(std::min<size_t>(4, ngroups - g0));
@@ -211,8 +214,8 @@ void binary_amx_blocks_f32(const BinaryMatrix& m, const float* scale, const int8
         zero_c();
         chunk_products(w, rb, 2 * blk, u, padded, g0, gn, b);
         chunk_products(w, rb, 2 * blk + 1, u, padded, g0, gn, b);
-        const __m512 sv = _mm512_loadu_ps(st.data() + blk * 16);
-        const __m512i pv = _mm512_loadu_si512(pop128.data() + blk * 16);
+        const __m512 sv = _mm512_loadu_ps(stp + blk * 16);
+        const __m512i pv = _mm512_loadu_si512(pop + blk * 16);
         for (int g = 0; g < gn; ++g) {
           store_c(g, c);
           for (size_t t = 0; t < 16; ++t) {

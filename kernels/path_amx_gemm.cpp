@@ -116,6 +116,30 @@ void panel_groups(const uint8_t* panel, size_t ps, size_t nsteps, const int8_t* 
     }
 }
 
+// r[k] <- (r[0][k], r[1][k], ..., r[15][k]) for 4-byte elements: unpack 32- and 64-bit
+// pairs within 128-bit lanes, then two rounds of 128-bit lane shuffles.
+inline void transpose16x16_epi32(__m512i* r) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int q = 0; q < 16; q += 4) {  // rows q..q+3: u[q + j] holds column 4L + j of them in lane L
+    u[q] = _mm512_unpacklo_epi64(t[q], t[q + 2]);
+    u[q + 1] = _mm512_unpackhi_epi64(t[q], t[q + 2]);
+    u[q + 2] = _mm512_unpacklo_epi64(t[q + 1], t[q + 3]);
+    u[q + 3] = _mm512_unpackhi_epi64(t[q + 1], t[q + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), v1 = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
+    const __m512i v2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88), v3 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
+    r[j] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    r[8 + j] = _mm512_shuffle_i32x4(v0, v2, 0xdd);
+    r[4 + j] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    r[12 + j] = _mm512_shuffle_i32x4(v1, v3, 0xdd);
+  }
+}
+
 template <class D>
 void amx_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
                 size_t r1, int32_t* out, size_t out_stride) {
@@ -128,18 +152,27 @@ void amx_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_
   thread_local std::vector<int8_t> xpack;
   thread_local std::vector<int32_t> sums;
   panel.assign(16 * ps, 0);
-  xpack.assign(ngroups * nsteps * 1024, 0);
+  if (xpack.size() < ngroups * nsteps * 1024) xpack.resize(ngroups * nsteps * 1024);
   if (sums.size() < batch) sums.resize(batch);
-  // VNNI layout: group g, step s, row k holds x[16g + n][64s + 4k + i] at 4n + i.
-  for (size_t t = 0; t < batch; ++t) {
-    const int8_t* x = xq + t * x_stride;
-    sums[t] = sum_i8(x, padded);
-    const size_t g = t / 16, n = t % 16;
-    for (size_t c = 0; c < padded; c += 4) {
-      const size_t s = c / 64, k = (c % 64) / 4;
-      std::memcpy(&xpack[((g * nsteps + s) * 16 + k) * 64 + 4 * n], x + c, 4);
+  // VNNI layout: group g, step s, row k holds x[16g + n][64s + 4k + i] at 4n + i, i.e.
+  // each 16-token x 64-column block is a 16 x 16 transpose of 4-byte units, done in
+  // registers (a scalar 4-byte copy loop here was over half of the AMX GEMM's time, and
+  // it runs once per task).
+  int32_t* sm = sums.data();
+  for (size_t t = 0; t < batch; ++t) sm[t] = sum_i8(xq + t * x_stride, padded);
+  for (size_t g = 0; g < ngroups; ++g)
+    for (size_t s = 0; s < nsteps; ++s) {
+      const size_t c0 = s * 64, w = std::min<size_t>(64, padded - c0);
+      const __mmask64 m = w == 64 ? ~0ULL : (~0ULL >> (64 - w));
+      __m512i r[16];
+      for (size_t n = 0; n < 16; ++n) {
+        const size_t t = g * 16 + n;
+        r[n] = t < batch ? _mm512_maskz_loadu_epi8(m, xq + t * x_stride + c0) : _mm512_setzero_si512();
+      }
+      transpose16x16_epi32(r);
+      int8_t* dst = xpack.data() + (g * nsteps + s) * 1024;
+      for (int k = 0; k < 16; ++k) _mm512_storeu_si512(dst + 64 * k, r[k]);
     }
-  }
   load_config();
   for (size_t r = r0; r < r1; r += 16) {
     const size_t nrows = std::min<size_t>(16, r1 - r);

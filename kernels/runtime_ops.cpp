@@ -63,11 +63,14 @@ size_t guided_spans(const LinearJob* jobs, size_t n_jobs, size_t batch, Span* ou
     const Weight& w = *jobs[j].w;
     const size_t row_work = std::max<size_t>(1, weight_row_bytes(w) * nb);
     const size_t min_rows = std::max<size_t>(16, 16384 / row_work / 16 * 16);
+    // Batched calls (prefill) keep four equal tasks per thread: a batched kernel packs the
+    // activations once per task (AMX), so many small tasks would repeat that work.
+    const size_t equal = std::max(min_rows, ((w.rows + 4 * t - 1) / (4 * t) + 15) / 16 * 16);
     for (size_t r = 0; r < w.rows;) {
       size_t rows = w.rows - r;
       if (t > 1 && n + (n_jobs - j) < kMaxSpans - 1) {  // out of room: the rest in one task
         const size_t want = (left / (2 * t) + row_work - 1) / row_work;
-        rows = std::min(rows, std::max(min_rows, (want + 15) / 16 * 16));
+        rows = std::min(rows, batch > 1 ? equal : std::max(min_rows, (want + 15) / 16 * 16));
       }
       out[n++] = Span{static_cast<uint32_t>(j), static_cast<uint32_t>(r), static_cast<uint32_t>(r + rows)};
       r += rows;
