@@ -1,13 +1,13 @@
 // The runtime's forward pass: validation, scratch, prefill in chunks, decode.
 #include "runtime.h"
 
-#include "binary.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "binary.h"
 #include "head.h"
+#include "thread_pool.h"
 
 namespace bitnet {
 
@@ -166,6 +166,25 @@ void Runtime::prefill(const int32_t* tokens, size_t n, bool all_logits, float* l
   }
 }
 
+namespace {
+
+// fn(t0, t1) over token ranges: split across the pool for a prefill chunk (the norms,
+// RoPE, KV stores, residuals and activations of 64 tokens were serial work that left the
+// other cores spinning), inline for a decoded token. Every token's arithmetic is the same
+// either way, so the results do not depend on the thread count.
+template <class F>
+void per_tokens(size_t n, const F& fn) {
+  const size_t t = static_cast<size_t>(get_threads());
+  if (n < 4 || t < 2) {
+    fn(size_t{0}, n);
+    return;
+  }
+  const size_t parts = std::min(n, t);
+  parallel_for(parts, [&](size_t i) { fn(i * n / parts, (i + 1) * n / parts); });
+}
+
+}  // namespace
+
 void Runtime::forward_chunk(const int32_t* tokens, size_t n, size_t pos0, float* logits,
                             bool all_logits) {
   const RuntimeConfig& c = cfg_;
@@ -189,15 +208,17 @@ void Runtime::forward_chunk(const int32_t* tokens, size_t n, size_t pos0, float*
   for (size_t li = 0; li < c.n_layers; ++li) {
     check_abort();
     const LayerWeights& L = w_.layers[li];
-    for (size_t t = 0; t < n; ++t)
-      rms_norm(s.x.data() + t * H, L.attn_norm, H, c.eps, s.xn.data() + t * H);
+    per_tokens(n, [&](size_t t0, size_t t1) {
+      for (size_t t = t0; t < t1; ++t) rms_norm(s.x.data() + t * H, L.attn_norm, H, c.eps, s.xn.data() + t * H);
+    });
     const LinearJob qkv[3] = {{&L.q, s.q.data(), qdim}, {&L.k, s.k.data(), kvdim}, {&L.v, s.v.data(), kvdim}};
     run_linears(k, s.xn.data(), H, n, qkv, 3, ls);
 
     const size_t es = s.kv_elem;
     uint8_t* kc = s.k_cache.get() + li * kvdim * c.n_ctx * es;
     uint8_t* vc = s.v_cache.get() + li * kvdim * c.n_ctx * es;
-    for (size_t t = 0; t < n; ++t) {
+    per_tokens(n, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
       float* q = s.q.data() + t * qdim;
       float* kk = s.k.data() + t * kvdim;
       float* vv = s.v.data() + t * kvdim;
@@ -214,33 +235,39 @@ void Runtime::forward_chunk(const int32_t* tokens, size_t n, size_t pos0, float*
         store_kv(k, c.kv_f16, vv + h * hd, vc + (h * c.n_ctx + p) * hd * es, hd);
       }
     }
+    });
     attention(k, c, s.q.data(), kc, vc, n, pos0, s.att.data(), s.scores.data());
     if (c.bitnet)
-      for (size_t t = 0; t < n; ++t)
-        rms_norm(s.att.data() + t * qdim, L.attn_sub_norm, qdim, c.eps, s.att.data() + t * qdim);
+      per_tokens(n, [&](size_t t0, size_t t1) {
+        for (size_t t = t0; t < t1; ++t)
+          rms_norm(s.att.data() + t * qdim, L.attn_sub_norm, qdim, c.eps, s.att.data() + t * qdim);
+      });
     const LinearJob o{&L.o, s.tmp.data(), H};
     run_linears(k, s.att.data(), qdim, n, &o, 1, ls);
-    for (size_t i = 0; i < n * H; ++i) s.x[i] += s.tmp[i];
-
-    for (size_t t = 0; t < n; ++t)
-      rms_norm(s.x.data() + t * H, L.ffn_norm, H, c.eps, s.xn.data() + t * H);
+    per_tokens(n, [&](size_t t0, size_t t1) {
+      for (size_t i = t0 * H; i < t1 * H; ++i) s.x[i] += s.tmp[i];
+      for (size_t t = t0; t < t1; ++t) rms_norm(s.x.data() + t * H, L.ffn_norm, H, c.eps, s.xn.data() + t * H);
+    });
     const LinearJob gu[2] = {{&L.gate, s.g.data(), I}, {&L.up, s.u.data(), I}};
     run_linears(k, s.xn.data(), H, n, gu, 2, ls);
-    for (size_t i = 0; i < n * I; ++i) {
-      const float gv = s.g[i];
-      if (c.relu2) {
-        const float r = gv > 0.0f ? gv : 0.0f;
-        s.g[i] = r * r * s.u[i];
-      } else {
-        s.g[i] = gv / (1.0f + std::exp(-gv)) * s.u[i];
+    per_tokens(n, [&](size_t t0, size_t t1) {
+      for (size_t i = t0 * I; i < t1 * I; ++i) {
+        const float gv = s.g[i];
+        if (c.relu2) {
+          const float r = gv > 0.0f ? gv : 0.0f;
+          s.g[i] = r * r * s.u[i];
+        } else {
+          s.g[i] = gv / (1.0f + std::exp(-gv)) * s.u[i];
+        }
       }
-    }
-    if (c.bitnet)
-      for (size_t t = 0; t < n; ++t)
-        rms_norm(s.g.data() + t * I, L.ffn_sub_norm, I, c.eps, s.g.data() + t * I);
+      if (c.bitnet)
+        for (size_t t = t0; t < t1; ++t) rms_norm(s.g.data() + t * I, L.ffn_sub_norm, I, c.eps, s.g.data() + t * I);
+    });
     const LinearJob d{&L.down, s.tmp.data(), H};
     run_linears(k, s.g.data(), I, n, &d, 1, ls);
-    for (size_t i = 0; i < n * H; ++i) s.x[i] += s.tmp[i];
+    per_tokens(n, [&](size_t t0, size_t t1) {
+      for (size_t i = t0 * H; i < t1 * H; ++i) s.x[i] += s.tmp[i];
+    });
   }
 
   if (logits == nullptr) return;  // a non-final prefill chunk: no head needed

@@ -155,9 +155,18 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
       padded = std::max(padded, q4_cols(w.cols));
     }
   }
-  if (need_q) {
-    for (size_t b = 0; b < batch; ++b)
-      scratch.s_x[b] = k->quantize_row(x + b * x_stride, cols, padded, scratch.xq + b * scratch.xq_stride);
+  if (need_q) {  // per token; a prefill chunk's tokens are split across the pool
+    auto quantize = [&](size_t b0, size_t b1) {
+      for (size_t b = b0; b < b1; ++b)
+        scratch.s_x[b] = k->quantize_row(x + b * x_stride, cols, padded, scratch.xq + b * scratch.xq_stride);
+    };
+    const size_t t = static_cast<size_t>(get_threads());
+    if (batch < 4 || t < 2) {
+      quantize(0, batch);
+    } else {
+      const size_t parts = std::min(batch, t);
+      parallel_for(parts, [&](size_t i) { quantize(i * batch / parts, (i + 1) * batch / parts); });
+    }
   }
   // Guided tasks: each claims a quarter of the work left (1/(2t)), down to ~16 KiB, never
   // across jobs. Equal tasks (four per thread) left one core idle for half a task at the
