@@ -10,6 +10,7 @@
 // plain per-position loops.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -108,6 +109,57 @@ void attn_wsum(const float* p, const void* v, bool f16, size_t len, size_t hd, f
   std::fill(out, out + hd, 0.0f);
   for (size_t j = 0; j < len; ++j)
     for (size_t i = 0; i < hd; ++i) out[i] += p[j] * T::scalar(v, f16, j * hd + i);
+}
+
+// exp over a vector: Cephes' single-precision polynomial (1-2 ulp) after n = round(x /
+// ln 2), 2^n built in the exponent bits. x is clamped to [-87.33, 88.02] so that 2^n
+// stays a normal float (below: tiny instead of 0; above: 1.6e38 instead of inf); a NaN
+// passes the clamps (max/min return their second operand) and comes out NaN. The
+// runtime's SiLU and softmax were scalar std::exp calls: ~8% of a SmolLM2 decode.
+template <class T>
+inline typename T::V vexp(typename T::V x) {
+  x = T::min(T::set1(88.02f), T::max(T::set1(-87.33f), x));
+  const typename T::V n = T::round(T::mul(x, T::set1(1.44269504088896341f)));
+  typename T::V r = T::fnmadd(n, T::set1(0.693359375f), x);
+  r = T::fnmadd(n, T::set1(-2.12194440e-4f), r);
+  typename T::V y = T::set1(1.9875691500e-4f);
+  y = T::fmadd(y, r, T::set1(1.3981999507e-3f));
+  y = T::fmadd(y, r, T::set1(8.3334519073e-3f));
+  y = T::fmadd(y, r, T::set1(4.1665795894e-2f));
+  y = T::fmadd(y, r, T::set1(1.6666665459e-1f));
+  y = T::fmadd(y, r, T::set1(5.0000001201e-1f));
+  y = T::fmadd(y, T::mul(r, r), T::add(r, T::set1(1.0f)));
+  return T::mul(y, T::pow2(n));
+}
+
+template <class T>
+float exp_sum(float* x, size_t n, float mx) {
+  typename T::V s = T::zero();
+  const typename T::V m = T::set1(mx);
+  size_t i = 0;
+  for (; i + T::VL <= n; i += T::VL) {
+    const typename T::V e = vexp<T>(T::sub(T::load(x + i), m));
+    T::store(x + i, e);
+    s = T::add(s, e);
+  }
+  float sum = T::reduce1(s);
+  for (; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  return sum;
+}
+
+template <class T>
+void silu_mul(float* g, const float* u, size_t n) {
+  const typename T::V one = T::set1(1.0f);
+  size_t i = 0;
+  for (; i + T::VL <= n; i += T::VL) {
+    const typename T::V gv = T::load(g + i);
+    const typename T::V e = vexp<T>(T::sub(T::zero(), gv));
+    T::store(g + i, T::mul(T::div(gv, T::add(one, e)), T::load(u + i)));
+  }
+  for (; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 }  // namespace

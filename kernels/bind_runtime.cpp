@@ -315,6 +315,23 @@ void bind_runtime(nb::module_& m) {
       "q"_a.noconvert(), "k"_a, "v"_a, "scale"_a, "scores"_a.noconvert(), "out"_a.noconvert(), "path"_a = "",
       "the attention kernels of a path on one KV head (tests)");
   m.def(
+      "exp_sum",
+      [](Arr<float, nb::ndim<1>> x, float mx, const std::string& path) {
+        const bitnet::OpKernels* ops = bitnet::op_kernels(
+            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        return ops->exp_sum(x.data(), x.shape(0), mx);
+      },
+      "x"_a.noconvert(), "mx"_a, "path"_a = "", "x = exp(x - mx) in place, returns the sum (softmax kernel)");
+  m.def(
+      "silu_mul",
+      [](Arr<float, nb::ndim<1>> g, Arr<const float, nb::ndim<1>> u, const std::string& path) {
+        require(u.shape(0) == g.shape(0), "g and u must have the same length");
+        const bitnet::OpKernels* ops = bitnet::op_kernels(
+            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        ops->silu_mul(g.data(), u.data(), g.shape(0));
+      },
+      "g"_a.noconvert(), "u"_a.noconvert(), "path"_a = "", "g = silu(g) * u in place (MLP kernel)");
+  m.def(
       "top_k",
       [](Arr<const float, nb::ndim<1>> x, size_t k, Arr<int64_t, nb::ndim<1>> out) {
         require(out.shape(0) >= std::min<size_t>(k, x.shape(0)), "out is shorter than k");

@@ -38,6 +38,10 @@ struct OpKernels {
                        float* sc);
   // ... and out[0..hd) = sum_j p[j] * V_j (overwritten).
   void (*attn_wsum)(const float* p, const void* v, bool f16, size_t len, size_t hd, float* out);
+  // Softmax numerators: x[i] = exp(x[i] - mx) in place, returning their sum.
+  float (*exp_sum)(float* x, size_t n, float mx);
+  // SiLU-gated product of the MLP: g[i] = g[i] / (1 + exp(-g[i])) * u[i].
+  void (*silu_mul)(float* g, const float* u, size_t n);
   // float32 -> fp16 bits, round to nearest even (what the fp16 KV cache stores).
   void (*to_f16)(const float* x, uint16_t* out, size_t n);
 };

@@ -188,6 +188,16 @@ struct Vec256 {
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
   static V set1(float x) { return _mm256_set1_ps(x); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+  static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V round(V x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V pow2(V n) {  // 2^n for integral n in [-126, 127]
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+  }
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static float reduce1(V v) { return hsum_ps(v); }
   static __m128 reduce4(V a, V b, V c, V d) {  // the four sums, in order
@@ -208,7 +218,8 @@ void to_f16(const float* x, uint16_t* out, size_t n) {
   for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-const OpKernels kAvx2{"avx2", i8_rows, q4_rows, attn_scores<Vec256>, attn_wsum<Vec256>, to_f16};
+const OpKernels kAvx2{"avx2", i8_rows, q4_rows, attn_scores<Vec256>, attn_wsum<Vec256>,
+                        exp_sum<Vec256>, silu_mul<Vec256>, to_f16};
 
 }  // namespace
 

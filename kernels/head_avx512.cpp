@@ -186,6 +186,16 @@ struct Vec512 {
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V set1(float x) { return _mm512_set1_ps(x); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm512_div_ps(a, b); }
+  static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V round(V x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static V pow2(V n) {  // 2^n for integral n in [-126, 127]
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23));
+  }
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static float reduce1(V v) { return _mm512_reduce_add_ps(v); }
   static __m256 half(V v) {
@@ -210,7 +220,8 @@ void to_f16(const float* x, uint16_t* out, size_t n) {
   for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-const OpKernels kAvx512{"avx512", i8_rows, q4_rows, attn_scores<Vec512>, attn_wsum<Vec512>, to_f16};
+const OpKernels kAvx512{"avx512", i8_rows, q4_rows, attn_scores<Vec512>, attn_wsum<Vec512>,
+                          exp_sum<Vec512>, silu_mul<Vec512>, to_f16};
 
 }  // namespace
 

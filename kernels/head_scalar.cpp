@@ -1,5 +1,6 @@
 // The runtime's op kernels (head.h), scalar reference, and the dispatch to the SIMD ones.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -125,11 +126,24 @@ void attn_wsum(const float* p, const void* v, bool f16, size_t len, size_t hd, f
     for (size_t i = 0; i < hd; ++i) out[i] += p[j] * kv_at(v, f16, j * hd + i);
 }
 
+float exp_sum(float* x, size_t n, float mx) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  return sum;
+}
+
+void silu_mul(float* g, const float* u, size_t n) {
+  for (size_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
 void to_f16(const float* x, uint16_t* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = float_to_half_bits(x[i]);
 }
 
-const OpKernels kScalar{"scalar", i8_rows, q4_rows, attn_scores, attn_wsum, to_f16};
+const OpKernels kScalar{"scalar", i8_rows, q4_rows, attn_scores, attn_wsum, exp_sum, silu_mul, to_f16};
 
 }  // namespace
 

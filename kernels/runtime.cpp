@@ -251,14 +251,13 @@ void Runtime::forward_chunk(const int32_t* tokens, size_t n, size_t pos0, float*
     const LinearJob gu[2] = {{&L.gate, s.g.data(), I}, {&L.up, s.u.data(), I}};
     run_linears(k, s.xn.data(), H, n, gu, 2, ls);
     per_tokens(n, [&](size_t t0, size_t t1) {
-      for (size_t i = t0 * I; i < t1 * I; ++i) {
-        const float gv = s.g[i];
-        if (c.relu2) {
-          const float r = gv > 0.0f ? gv : 0.0f;
+      if (c.relu2) {
+        for (size_t i = t0 * I; i < t1 * I; ++i) {
+          const float r = s.g[i] > 0.0f ? s.g[i] : 0.0f;
           s.g[i] = r * r * s.u[i];
-        } else {
-          s.g[i] = gv / (1.0f + std::exp(-gv)) * s.u[i];
         }
+      } else {
+        op_kernels(k)->silu_mul(s.g.data() + t0 * I, s.u.data() + t0 * I, (t1 - t0) * I);
       }
       if (c.bitnet)
         for (size_t t = t0; t < t1; ++t) rms_norm(s.g.data() + t * I, L.ffn_sub_norm, I, c.eps, s.g.data() + t * I);

@@ -216,12 +216,7 @@ void attention_head(const AttnCtx& a, size_t h) {
     const size_t len = a.pos0 + t + 1;  // causal: this token sees itself and the past
     const float* qv = a.q + t * qdim + h * hd;
     const float mx = ops.attn_scores(qv, K, cfg.kv_f16, len, hd, scale, sc);
-    float sum = 0.0f;
-    for (size_t j = 0; j < len; ++j) {
-      sc[j] = std::exp(sc[j] - mx);
-      sum += sc[j];
-    }
-    const float inv = 1.0f / sum;
+    const float inv = 1.0f / ops.exp_sum(sc, len, mx);
     for (size_t j = 0; j < len; ++j) sc[j] *= inv;
     ops.attn_wsum(sc, V, cfg.kv_f16, len, hd, a.out + t * qdim + h * hd);
   }

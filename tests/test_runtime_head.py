@@ -150,3 +150,29 @@ def test_attention_kernels_match_numpy(path: str, hd: int, f16: bool) -> None:
         assert mx == scores[:length].max()
         want_out = scores[:length].astype(np.float64) @ v
         np.testing.assert_allclose(out, want_out, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_exp_and_silu_kernels_match_numpy(path: str) -> None:
+    """The vector exp (softmax numerators, SiLU) within a few ulp of float64, on lengths
+    around the vector widths, extreme inputs included; NaN stays NaN."""
+    rng = np.random.default_rng(7)
+    for n in (1, 7, 8, 15, 16, 17, 33, 100, 1000):
+        x = (rng.standard_normal(n) * 30).astype(np.float32)
+        x[: min(n, 3)] = [-200.0, 80.0, -87.0][: min(n, 3)]
+        mx = np.float32(x.max())
+        got = x.copy()
+        total = _k.exp_sum(got, float(mx), path)
+        want = np.exp((x - mx).astype(np.float64))  # the difference is taken in float32
+        np.testing.assert_allclose(got, want, rtol=5e-7, atol=1e-36)
+        assert abs(total - want.sum()) <= 1e-6 * want.sum()
+        g = (rng.standard_normal(n) * 8).astype(np.float32)
+        g[: min(n, 2)] = [-120.0, 95.0][: min(n, 2)]
+        u = rng.standard_normal(n).astype(np.float32)
+        gd = g.astype(np.float64)
+        want_g = gd / (1.0 + np.exp(-gd)) * u
+        _k.silu_mul(g, u, path)
+        np.testing.assert_allclose(g, want_g, rtol=1e-6, atol=1e-30)
+    nan = np.array([np.nan] * 17, dtype=np.float32)
+    _k.exp_sum(nan, 0.0, path)
+    assert np.isnan(nan).all()
