@@ -1,8 +1,8 @@
 // Attention over one KV head, shared by the AVX2 and AVX-512 op kernels (each includes
 // this header under its own ISA flags with its own vector traits `T`; internal linkage).
 //
-// Scores: q . K_j for four positions at a time, their four vector accumulators reduced
-// together (one horizontal reduction per four positions instead of one each). Weighted
+// Scores: q . K_j for four positions at a time (each q vector loaded once for the four),
+// their accumulators reduced together (one horizontal reduction per four positions). Weighted
 // sum: the output stays in registers -- up to four vectors of columns, two positions in
 // flight -- for the whole pass over the positions, instead of a load/FMA/store of the
 // output row per position (the store-to-load chain made that the costliest loop of a
@@ -40,10 +40,18 @@ inline typename T::V dot_row(const float* q, const void* k, size_t off, size_t h
 template <class T, bool H>
 float attn_scores_t(const float* q, const void* k, size_t len, size_t hd, float scale, float* sc) {
   size_t j = 0;
-  for (; j + 4 <= len; j += 4)
-    T::store4(sc + j, T::reduce4(dot_row<T, H>(q, k, j * hd, hd), dot_row<T, H>(q, k, (j + 1) * hd, hd),
-                                 dot_row<T, H>(q, k, (j + 2) * hd, hd), dot_row<T, H>(q, k, (j + 3) * hd, hd)),
-              scale);
+  for (; j + 4 <= len; j += 4) {  // each q vector loaded once for four K rows
+    typename T::V a0 = T::zero(), a1 = T::zero(), a2 = T::zero(), a3 = T::zero();
+    const size_t o = j * hd;
+    for (size_t i = 0; i < hd; i += T::VL) {
+      const typename T::V qv = T::load(q + i);
+      a0 = T::fmadd(qv, kv_load<T, H>(k, o + i), a0);
+      a1 = T::fmadd(qv, kv_load<T, H>(k, o + hd + i), a1);
+      a2 = T::fmadd(qv, kv_load<T, H>(k, o + 2 * hd + i), a2);
+      a3 = T::fmadd(qv, kv_load<T, H>(k, o + 3 * hd + i), a3);
+    }
+    T::store4(sc + j, T::reduce4(a0, a1, a2, a3), scale);
+  }
   for (; j < len; ++j) sc[j] = T::reduce1(dot_row<T, H>(q, k, j * hd, hd)) * scale;
   float mx = -std::numeric_limits<float>::infinity();
   for (j = 0; j < len; ++j) mx = std::max(mx, sc[j]);
