@@ -1,10 +1,10 @@
 // Attention over one KV head, shared by the AVX2 and AVX-512 op kernels (each includes
 // this header under its own ISA flags with its own vector traits `T`; internal linkage).
 //
-// Scores: q . K_j for four positions at a time (each q vector loaded once for the four),
-// their accumulators reduced together (one horizontal reduction per four positions). Weighted
-// sum: the output stays in registers -- up to four vectors of columns, two positions in
-// flight -- for the whole pass over the positions, instead of a load/FMA/store of the
+// Scores: q . K_j for four positions at a time, their accumulators reduced together (one
+// horizontal reduction per four positions). Weighted
+// sum: the output stays in registers -- up to four vectors of columns, even and odd rows
+// in two accumulators -- for the whole pass over the positions, instead of a load/FMA/store of the
 // output row per position (the store-to-load chain made that the costliest loop of a
 // small model's decode). Head sizes that are not a multiple of the vector width take the
 // plain per-position loops.
@@ -25,22 +25,21 @@ inline typename T::V kv_load(const void* base, size_t off) {
   return T::load(static_cast<const float*>(base) + off);
 }
 
+// One accumulator per (query, row), summed in column order and reduced four at a time by
+// the same tree whether the four are rows (decode) or queries (prefill), and the weighted
+// sum split into even and odd rows the same way in both: a token's attention is
+// bit-identical however its prompt was split into calls.
 template <class T, bool H>
 inline typename T::V dot_row(const float* q, const void* k, size_t off, size_t hd) {
-  typename T::V a0 = T::zero(), a1 = T::zero();
-  size_t i = 0;
-  for (; i + 2 * T::VL <= hd; i += 2 * T::VL) {
-    a0 = T::fmadd(T::load(q + i), kv_load<T, H>(k, off + i), a0);
-    a1 = T::fmadd(T::load(q + i + T::VL), kv_load<T, H>(k, off + i + T::VL), a1);
-  }
-  if (i < hd) a0 = T::fmadd(T::load(q + i), kv_load<T, H>(k, off + i), a0);
-  return T::add(a0, a1);
+  typename T::V a = T::zero();
+  for (size_t i = 0; i < hd; i += T::VL) a = T::fmadd(T::load(q + i), kv_load<T, H>(k, off + i), a);
+  return a;
 }
 
 template <class T, bool H>
 float attn_scores_t(const float* q, const void* k, size_t len, size_t hd, float scale, float* sc) {
   size_t j = 0;
-  for (; j + 4 <= len; j += 4) {  // each q vector loaded once for four K rows
+  for (; j + 4 <= len; j += 4) {  // dot_row's arithmetic, each q vector loaded once for four rows
     typename T::V a0 = T::zero(), a1 = T::zero(), a2 = T::zero(), a3 = T::zero();
     const size_t o = j * hd;
     for (size_t i = 0; i < hd; i += T::VL) {
@@ -52,7 +51,13 @@ float attn_scores_t(const float* q, const void* k, size_t len, size_t hd, float 
     }
     T::store4(sc + j, T::reduce4(a0, a1, a2, a3), scale);
   }
-  for (; j < len; ++j) sc[j] = T::reduce1(dot_row<T, H>(q, k, j * hd, hd)) * scale;
+  if (j < len) {  // the last one to three rows, reduced like the others
+    typename T::V d[4] = {T::zero(), T::zero(), T::zero(), T::zero()};
+    for (size_t r = 0; j + r < len; ++r) d[r] = dot_row<T, H>(q, k, (j + r) * hd, hd);
+    alignas(16) float out[4];
+    T::store4(out, T::reduce4(d[0], d[1], d[2], d[3]), scale);
+    for (size_t r = 0; j + r < len; ++r) sc[j + r] = out[r];
+  }
   float mx = -std::numeric_limits<float>::infinity();
   for (j = 0; j < len; ++j) mx = std::max(mx, sc[j]);
   return mx;
@@ -61,7 +66,7 @@ float attn_scores_t(const float* q, const void* k, size_t len, size_t hd, float 
 // NV vectors of columns [c0, c0 + NV * VL) of out = sum_j p_j V_j.
 template <class T, bool H, int NV>
 void wsum_cols(const float* p, const void* v, size_t len, size_t hd, size_t c0, float* out) {
-  typename T::V a[NV], b[NV];
+  typename T::V a[NV], b[NV];  // even and odd rows (two FMA chains), added at the end
   for (int i = 0; i < NV; ++i) a[i] = b[i] = T::zero();
   size_t j = 0;
   for (; j + 2 <= len; j += 2) {
@@ -117,6 +122,91 @@ void attn_wsum(const float* p, const void* v, bool f16, size_t len, size_t hd, f
   std::fill(out, out + hd, 0.0f);
   for (size_t j = 0; j < len; ++j)
     for (size_t i = 0; i < hd; ++i) out[i] += p[j] * T::scalar(v, f16, j * hd + i);
+}
+
+// Four queries against the same K rows: per row, its vectors are loaded once and meet
+// the four queries (L1 hits); the four sums are reduced together.
+template <class T, bool H>
+void scores4_t(const float* q, size_t qs, const void* k, size_t len, size_t hd, float scale, float* sc,
+               size_t ss) {
+  for (size_t j = 0; j < len; ++j) {
+    typename T::V a0 = T::zero(), a1 = T::zero(), a2 = T::zero(), a3 = T::zero();
+    const size_t o = j * hd;
+    for (size_t i = 0; i < hd; i += T::VL) {
+      const typename T::V kv = kv_load<T, H>(k, o + i);
+      a0 = T::fmadd(T::load(q + i), kv, a0);
+      a1 = T::fmadd(T::load(q + qs + i), kv, a1);
+      a2 = T::fmadd(T::load(q + 2 * qs + i), kv, a2);
+      a3 = T::fmadd(T::load(q + 3 * qs + i), kv, a3);
+    }
+    alignas(16) float r[4];
+    T::store4(r, T::reduce4(a0, a1, a2, a3), scale);
+    sc[j] = r[0];
+    sc[ss + j] = r[1];
+    sc[2 * ss + j] = r[2];
+    sc[3 * ss + j] = r[3];
+  }
+}
+
+template <class T>
+void attn_scores4(const float* q, size_t qs, const void* k, bool f16, size_t len, size_t hd, float scale,
+                  float* sc, size_t ss) {
+  if (hd % T::VL == 0) {
+    if (f16)
+      scores4_t<T, true>(q, qs, k, len, hd, scale, sc, ss);
+    else
+      scores4_t<T, false>(q, qs, k, len, hd, scale, sc, ss);
+    return;
+  }
+  for (size_t g = 0; g < 4; ++g) attn_scores<T>(q + g * qs, k, f16, len, hd, scale, sc + g * ss);
+}
+
+// NV vectors of columns [c0, c0 + NV * VL) of four outputs, each V vector loaded once;
+// per query the arithmetic of wsum_cols (even and odd rows in two accumulators).
+template <class T, bool H, int NV>
+void wsum4_cols(const float* p, size_t ps, const void* v, size_t len, size_t hd, size_t c0, float* out,
+                size_t os) {
+  typename T::V a[4][NV], b[4][NV];
+  for (int g = 0; g < 4; ++g)
+    for (int i = 0; i < NV; ++i) a[g][i] = b[g][i] = T::zero();
+  size_t j = 0;
+  for (; j + 2 <= len; j += 2)
+    for (int i = 0; i < NV; ++i) {
+      const typename T::V v0 = kv_load<T, H>(v, j * hd + c0 + i * T::VL);
+      const typename T::V v1 = kv_load<T, H>(v, (j + 1) * hd + c0 + i * T::VL);
+      for (int g = 0; g < 4; ++g) {
+        a[g][i] = T::fmadd(T::set1(p[g * ps + j]), v0, a[g][i]);
+        b[g][i] = T::fmadd(T::set1(p[g * ps + j + 1]), v1, b[g][i]);
+      }
+    }
+  if (j < len)
+    for (int i = 0; i < NV; ++i) {
+      const typename T::V v0 = kv_load<T, H>(v, j * hd + c0 + i * T::VL);
+      for (int g = 0; g < 4; ++g) a[g][i] = T::fmadd(T::set1(p[g * ps + j]), v0, a[g][i]);
+    }
+  for (int g = 0; g < 4; ++g)
+    for (int i = 0; i < NV; ++i) T::store(out + g * os + c0 + i * T::VL, T::add(a[g][i], b[g][i]));
+}
+
+template <class T, bool H>
+void wsum4_t(const float* p, size_t ps, const void* v, size_t len, size_t hd, float* out, size_t os) {
+  constexpr int NV = T::VL == 16 ? 2 : 1;  // 4 queries x 2 rows x NV accumulators
+  size_t c = 0;
+  for (; c + NV * T::VL <= hd; c += NV * T::VL) wsum4_cols<T, H, NV>(p, ps, v, len, hd, c, out, os);
+  for (; c < hd; c += T::VL) wsum4_cols<T, H, 1>(p, ps, v, len, hd, c, out, os);
+}
+
+template <class T>
+void attn_wsum4(const float* p, size_t ps, const void* v, bool f16, size_t len, size_t hd, float* out,
+                size_t os) {
+  if (hd % T::VL == 0) {
+    if (f16)
+      wsum4_t<T, true>(p, ps, v, len, hd, out, os);
+    else
+      wsum4_t<T, false>(p, ps, v, len, hd, out, os);
+    return;
+  }
+  for (size_t g = 0; g < 4; ++g) attn_wsum<T>(p + g * ps, v, f16, len, hd, out + g * os);
 }
 
 // exp over a vector: Cephes' single-precision polynomial (1-2 ulp) after n = round(x /

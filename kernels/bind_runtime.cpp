@@ -315,6 +315,28 @@ void bind_runtime(nb::module_& m) {
       "q"_a.noconvert(), "k"_a, "v"_a, "scale"_a, "scores"_a.noconvert(), "out"_a.noconvert(), "path"_a = "",
       "the attention kernels of a path on one KV head (tests)");
   m.def(
+      "attn_head4",
+      [](Arr<const float, nb::ndim<2>> q, nb::ndarray<nb::c_contig, nb::device::cpu> k,
+         nb::ndarray<nb::c_contig, nb::device::cpu> v, float scale, Arr<float, nb::ndim<2>> scores,
+         Arr<float, nb::ndim<2>> out, const std::string& path) {
+        // Four queries (4, hd) over one KV head's rows (len, hd): scores (4, >= len) and
+        // out (4, hd) = scores @ V, the prefill kernels (scores are not normalised here).
+        const bool f16 = k.dtype() == nb::dtype<uint16_t>();
+        require(k.ndim() == 2 && v.ndim() == 2 && k.shape(0) == v.shape(0) && k.shape(1) == v.shape(1) &&
+                    k.dtype() == v.dtype() && (f16 || k.dtype() == nb::dtype<float>()),
+                "k and v: the same (len, hd) float32 or uint16 arrays");
+        const size_t len = k.shape(0), hd = k.shape(1);
+        require(q.shape(0) == 4 && q.shape(1) == hd && out.shape(0) == 4 && out.shape(1) == hd &&
+                    scores.shape(0) == 4 && scores.shape(1) >= len,
+                "q, out: (4, hd); scores: (4, >= len)");
+        const bitnet::OpKernels* ops = bitnet::op_kernels(
+            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        ops->attn_scores4(q.data(), hd, k.data(), f16, len, hd, scale, scores.data(), scores.shape(1));
+        ops->attn_wsum4(scores.data(), scores.shape(1), v.data(), f16, len, hd, out.data(), hd);
+      },
+      "q"_a.noconvert(), "k"_a, "v"_a, "scale"_a, "scores"_a.noconvert(), "out"_a.noconvert(), "path"_a = "",
+      "the four-query attention kernels of a path on one KV head (tests)");
+  m.def(
       "exp_sum",
       [](Arr<float, nb::ndim<1>> x, float mx, const std::string& path) {
         const bitnet::OpKernels* ops = bitnet::op_kernels(

@@ -38,6 +38,13 @@ struct OpKernels {
                        float* sc);
   // ... and out[0..hd) = sum_j p[j] * V_j (overwritten).
   void (*attn_wsum)(const float* p, const void* v, bool f16, size_t len, size_t hd, float* out);
+  // The same two for four queries at once (a prefill chunk's consecutive tokens) over one
+  // KV head's rows 0..len: query g at q + g * qs, its scores at sc + g * ss (no max), its
+  // output at out + g * os. Each K / V row is read once for the four.
+  void (*attn_scores4)(const float* q, size_t qs, const void* k, bool f16, size_t len, size_t hd,
+                       float scale, float* sc, size_t ss);
+  void (*attn_wsum4)(const float* p, size_t ps, const void* v, bool f16, size_t len, size_t hd,
+                     float* out, size_t os);
   // Softmax numerators: x[i] = exp(x[i] - mx) in place, returning their sum.
   float (*exp_sum)(float* x, size_t n, float mx);
   // SiLU-gated product of the MLP: g[i] = g[i] / (1 + exp(-g[i])) * u[i].

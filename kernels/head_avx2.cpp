@@ -219,6 +219,7 @@ void to_f16(const float* x, uint16_t* out, size_t n) {
 }
 
 const OpKernels kAvx2{"avx2", i8_rows, q4_rows, attn_scores<Vec256>, attn_wsum<Vec256>,
+                        attn_scores4<Vec256>, attn_wsum4<Vec256>,
                         exp_sum<Vec256>, silu_mul<Vec256>, to_f16};
 
 }  // namespace

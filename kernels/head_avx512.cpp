@@ -221,6 +221,7 @@ void to_f16(const float* x, uint16_t* out, size_t n) {
 }
 
 const OpKernels kAvx512{"avx512", i8_rows, q4_rows, attn_scores<Vec512>, attn_wsum<Vec512>,
+                          attn_scores4<Vec512>, attn_wsum4<Vec512>,
                           exp_sum<Vec512>, silu_mul<Vec512>, to_f16};
 
 }  // namespace

@@ -126,6 +126,16 @@ void attn_wsum(const float* p, const void* v, bool f16, size_t len, size_t hd, f
     for (size_t i = 0; i < hd; ++i) out[i] += p[j] * kv_at(v, f16, j * hd + i);
 }
 
+void attn_scores4(const float* q, size_t qs, const void* k, bool f16, size_t len, size_t hd, float scale,
+                  float* sc, size_t ss) {
+  for (size_t g = 0; g < 4; ++g) attn_scores(q + g * qs, k, f16, len, hd, scale, sc + g * ss);
+}
+
+void attn_wsum4(const float* p, size_t ps, const void* v, bool f16, size_t len, size_t hd, float* out,
+                size_t os) {
+  for (size_t g = 0; g < 4; ++g) attn_wsum(p + g * ps, v, f16, len, hd, out + g * os);
+}
+
 float exp_sum(float* x, size_t n, float mx) {
   float sum = 0.0f;
   for (size_t i = 0; i < n; ++i) {
@@ -143,7 +153,8 @@ void to_f16(const float* x, uint16_t* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = float_to_half_bits(x[i]);
 }
 
-const OpKernels kScalar{"scalar", i8_rows, q4_rows, attn_scores, attn_wsum, exp_sum, silu_mul, to_f16};
+const OpKernels kScalar{"scalar", i8_rows, q4_rows, attn_scores, attn_wsum, attn_scores4, attn_wsum4,
+                         exp_sum, silu_mul, to_f16};
 
 }  // namespace
 

@@ -112,7 +112,7 @@ Runtime::Runtime(RuntimeConfig cfg, ModelView weights) : cfg_(std::move(cfg)), w
   s.tmp.resize(C * c.hidden);
   s.g.resize(C * c.intermediate);
   s.u.resize(C * c.intermediate);
-  s.scores.resize(c.n_heads * c.n_ctx);
+  s.scores.resize(4 * c.n_heads * c.n_ctx);  // four query rows per head (prefill)
   s.cos_t.resize(C * c.head_dim / 2);
   s.sin_t.resize(C * c.head_dim / 2);
   s.s_x.resize(C);

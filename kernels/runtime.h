@@ -139,7 +139,7 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
 
 // Causal attention of `n` new tokens at positions pos0.. over the cache of one layer.
 // q: (n, n_heads*head_dim) already roped; k_cache / v_cache: (n_kv, n_ctx, head_dim),
-// float32, or fp16 bits when cfg.kv_f16. out: (n, n_heads*head_dim). scores: n_heads *
+// float32, or fp16 bits when cfg.kv_f16. out: (n, n_heads*head_dim). scores: 4 * n_heads *
 // n_ctx floats of scratch.
 void attention(const PathKernels* k, const RuntimeConfig& cfg, const float* q,
                const void* k_cache, const void* v_cache, size_t n, size_t pos0, float* out,

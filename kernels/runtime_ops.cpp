@@ -211,8 +211,29 @@ void attention_head(const AttnCtx& a, size_t h) {
   const size_t esz = cfg.kv_f16 ? sizeof(uint16_t) : sizeof(float);
   const void* K = static_cast<const char*>(a.k_cache) + off * esz;
   const void* V = static_cast<const char*>(a.v_cache) + off * esz;
-  float* sc = a.scores + h * cfg.n_ctx;
-  for (size_t t = 0; t < a.n; ++t) {
+  const size_t ctx = cfg.n_ctx;
+  float* sc = a.scores + 4 * h * ctx;  // four rows of n_ctx per head
+  size_t t = 0;
+  // A prefill chunk's tokens four at a time: every K / V row is read once for the four.
+  // All four score the rows 0 .. len + 3 (the cache holds them all); token g keeps its own
+  // len + g, and its later rows get probability 0, which adds exactly nothing to the sum:
+  // each token's result is bit-identical to computing it alone (see attention_simd.h).
+  for (; t + 4 <= a.n; t += 4) {
+    const size_t len = a.pos0 + t + 1, rows = len + 3;
+    const float* q0 = a.q + t * qdim + h * hd;
+    ops.attn_scores4(q0, qdim, K, cfg.kv_f16, rows, hd, scale, sc, ctx);
+    for (size_t g = 0; g < 4; ++g) {
+      float* sg = sc + g * ctx;
+      const size_t n = len + g;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (size_t j = 0; j < n; ++j) mx = std::max(mx, sg[j]);
+      const float inv = 1.0f / ops.exp_sum(sg, n, mx);
+      for (size_t j = 0; j < n; ++j) sg[j] *= inv;
+      for (size_t j = n; j < rows; ++j) sg[j] = 0.0f;
+    }
+    ops.attn_wsum4(sc, ctx, V, cfg.kv_f16, rows, hd, a.out + t * qdim + h * hd, qdim);
+  }
+  for (; t < a.n; ++t) {
     const size_t len = a.pos0 + t + 1;  // causal: this token sees itself and the past
     const float* qv = a.q + t * qdim + h * hd;
     const float mx = ops.attn_scores(qv, K, cfg.kv_f16, len, hd, scale, sc);

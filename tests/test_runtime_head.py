@@ -176,3 +176,28 @@ def test_exp_and_silu_kernels_match_numpy(path: str) -> None:
     nan = np.array([np.nan] * 17, dtype=np.float32)
     _k.exp_sum(nan, 0.0, path)
     assert np.isnan(nan).all()
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("hd", [64, 72, 128])
+@pytest.mark.parametrize("f16", [False, True])
+def test_four_query_attention_kernels_match_numpy(path: str, hd: int, f16: bool) -> None:
+    """The prefill kernels: four queries share each K / V row read."""
+    rng = np.random.default_rng(hd * 3 + int(f16))
+    for length in (1, 3, 4, 9, 40):
+        q = rng.standard_normal((4, hd)).astype(np.float32)
+        k = rng.standard_normal((length, hd)).astype(np.float32)
+        v = rng.standard_normal((length, hd)).astype(np.float32)
+        if f16:
+            k_arr = k.astype(np.float16).view(np.uint16)
+            v_arr = v.astype(np.float16).view(np.uint16)
+            k, v = k.astype(np.float16).astype(np.float32), v.astype(np.float16).astype(np.float32)
+        else:
+            k_arr, v_arr = k, v
+        scores = np.full((4, length + 5), np.nan, dtype=np.float32)
+        out = np.full((4, hd), np.nan, dtype=np.float32)
+        _k.attn_head4(q, k_arr, v_arr, 0.25, scores, out, path)
+        want = (q.astype(np.float64) @ k.T) * 0.25
+        np.testing.assert_allclose(scores[:, :length], want, rtol=1e-5, atol=1e-5)
+        want_out = scores[:, :length].astype(np.float64) @ v
+        np.testing.assert_allclose(out, want_out, rtol=1e-5, atol=1e-4)
