@@ -243,6 +243,38 @@ void attention_head(const AttnCtx& a, size_t h) {
   }
 }
 
+// One decoded token, `cnt` (1..4) consecutive query heads h.. that share one KV head: the
+// four-query kernels read each K / V row once for all of them (unused query slots repeat
+// the first head and are dropped). The same arithmetic as attention_head per head, so the
+// result is bit-identical to it.
+void decode_heads(const AttnCtx& a, size_t h, size_t cnt) {
+  const RuntimeConfig& cfg = *a.cfg;
+  const OpKernels& ops = *a.ops;
+  const size_t hd = cfg.head_dim, ctx = cfg.n_ctx, len = a.pos0 + 1;
+  if (cnt == 1 || hd > 256) {
+    for (size_t i = 0; i < cnt; ++i) attention_head(a, h + i);
+    return;
+  }
+  const size_t kvh = h / (cfg.n_heads / cfg.n_kv_heads);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const size_t esz = cfg.kv_f16 ? sizeof(uint16_t) : sizeof(float), off = kvh * ctx * hd;
+  const void* K = static_cast<const char*>(a.k_cache) + off * esz;
+  const void* V = static_cast<const char*>(a.v_cache) + off * esz;
+  alignas(64) float q[4 * 256], out[4 * 256];
+  for (size_t g = 0; g < 4; ++g) std::memcpy(q + g * hd, a.q + (h + (g < cnt ? g : 0)) * hd, hd * sizeof(float));
+  float* sc = a.scores + 4 * h * ctx;
+  ops.attn_scores4(q, hd, K, cfg.kv_f16, len, hd, scale, sc, ctx);
+  for (size_t g = 0; g < 4; ++g) {
+    float* sg = sc + g * ctx;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (size_t j = 0; j < len; ++j) mx = std::max(mx, sg[j]);
+    const float inv = 1.0f / ops.exp_sum(sg, len, mx);
+    for (size_t j = 0; j < len; ++j) sg[j] *= inv;
+  }
+  ops.attn_wsum4(sc, ctx, V, cfg.kv_f16, len, hd, out, hd);
+  for (size_t g = 0; g < cnt; ++g) std::memcpy(a.out + (h + g) * hd, out + g * hd, hd * sizeof(float));
+}
+
 }  // namespace
 
 void attention(const PathKernels* k, const RuntimeConfig& cfg, const float* q, const void* k_cache,
@@ -254,7 +286,17 @@ void attention(const PathKernels* k, const RuntimeConfig& cfg, const float* q, c
   // its own L2 (a task per head let two cores fetch the same KV head at the same time).
   const size_t heads = cfg.n_heads, tasks = std::min<size_t>(heads, static_cast<size_t>(get_threads()));
   parallel_for(tasks, [c, heads, tasks](size_t t) {
-    for (size_t h = t * heads / tasks; h < (t + 1) * heads / tasks; ++h) attention_head(*c, h);
+    const size_t h1 = (t + 1) * heads / tasks;
+    const size_t group = c->cfg->n_heads / c->cfg->n_kv_heads;
+    for (size_t h = t * heads / tasks; h < h1;) {
+      if (c->n == 1 && group > 1) {  // decode: up to four heads of one KV head in one pass
+        const size_t kvh = h / group, end = std::min({h1, (kvh + 1) * group, h + 4});
+        decode_heads(*c, h, end - h);
+        h = end;
+      } else {
+        attention_head(*c, h++);
+      }
+    }
   });
 }
 
