@@ -26,37 +26,33 @@ inline typename T::V kv_load(const void* base, size_t off) {
 }
 
 // One accumulator per (query, row), summed in column order and reduced four at a time by
-// the same tree whether the four are rows (decode) or queries (prefill), and the weighted
-// sum split into even and odd rows the same way in both: a token's attention is
-// bit-identical however its prompt was split into calls.
+// the same tree whether the four are rows (decode) or queries (prefill) -- dot4 below --
+// and the weighted sum split into even and odd rows the same way in both: a token's
+// attention is bit-identical however its prompt was split into calls.
+// Four dot products q_g . K[o0 + g * os], query g at q0 + g * qs, as scale * (four sums):
+// rows of one query (qs = 0, os = hd; the query vector is then loaded once) or queries of
+// one row (os = 0). The one place this arithmetic lives, so decode and prefill agree.
 template <class T, bool H>
-inline typename T::V dot_row(const float* q, const void* k, size_t off, size_t hd) {
-  typename T::V a = T::zero();
-  for (size_t i = 0; i < hd; i += T::VL) a = T::fmadd(T::load(q + i), kv_load<T, H>(k, off + i), a);
-  return a;
+inline __m128 dot4(const float* q0, size_t qs, const void* k, size_t o0, size_t os, size_t hd) {
+  typename T::V a0 = T::zero(), a1 = T::zero(), a2 = T::zero(), a3 = T::zero();
+  for (size_t i = 0; i < hd; i += T::VL) {
+    const typename T::V q = T::load(q0 + i);
+    a0 = T::fmadd(q, kv_load<T, H>(k, o0 + i), a0);
+    a1 = T::fmadd(qs ? T::load(q0 + qs + i) : q, kv_load<T, H>(k, o0 + os + i), a1);
+    a2 = T::fmadd(qs ? T::load(q0 + 2 * qs + i) : q, kv_load<T, H>(k, o0 + 2 * os + i), a2);
+    a3 = T::fmadd(qs ? T::load(q0 + 3 * qs + i) : q, kv_load<T, H>(k, o0 + 3 * os + i), a3);
+  }
+  return T::reduce4(a0, a1, a2, a3);
 }
 
 template <class T, bool H>
 float attn_scores_t(const float* q, const void* k, size_t len, size_t hd, float scale, float* sc) {
   size_t j = 0;
-  for (; j + 4 <= len; j += 4) {  // dot_row's arithmetic, each q vector loaded once for four rows
-    typename T::V a0 = T::zero(), a1 = T::zero(), a2 = T::zero(), a3 = T::zero();
-    const size_t o = j * hd;
-    for (size_t i = 0; i < hd; i += T::VL) {
-      const typename T::V qv = T::load(q + i);
-      a0 = T::fmadd(qv, kv_load<T, H>(k, o + i), a0);
-      a1 = T::fmadd(qv, kv_load<T, H>(k, o + hd + i), a1);
-      a2 = T::fmadd(qv, kv_load<T, H>(k, o + 2 * hd + i), a2);
-      a3 = T::fmadd(qv, kv_load<T, H>(k, o + 3 * hd + i), a3);
-    }
-    T::store4(sc + j, T::reduce4(a0, a1, a2, a3), scale);
-  }
-  if (j < len) {  // the last one to three rows, reduced like the others
-    typename T::V d[4] = {T::zero(), T::zero(), T::zero(), T::zero()};
-    for (size_t r = 0; j + r < len; ++r) d[r] = dot_row<T, H>(q, k, (j + r) * hd, hd);
+  for (; j + 4 <= len; j += 4) T::store4(sc + j, dot4<T, H>(q, 0, k, j * hd, hd, hd), scale);
+  for (; j < len; ++j) {  // the last rows alone: the same sum four times, one kept
     alignas(16) float out[4];
-    T::store4(out, T::reduce4(d[0], d[1], d[2], d[3]), scale);
-    for (size_t r = 0; j + r < len; ++r) sc[j + r] = out[r];
+    T::store4(out, dot4<T, H>(q, 0, k, j * hd, 0, hd), scale);
+    sc[j] = out[0];
   }
   float mx = -std::numeric_limits<float>::infinity();
   for (j = 0; j < len; ++j) mx = std::max(mx, sc[j]);
@@ -124,27 +120,14 @@ void attn_wsum(const float* p, const void* v, bool f16, size_t len, size_t hd, f
     for (size_t i = 0; i < hd; ++i) out[i] += p[j] * T::scalar(v, f16, j * hd + i);
 }
 
-// Four queries against the same K rows: per row, its vectors are loaded once and meet
-// the four queries (L1 hits); the four sums are reduced together.
+// Four queries against the same K rows: each row's vectors meet the four queries (L1 hits).
 template <class T, bool H>
 void scores4_t(const float* q, size_t qs, const void* k, size_t len, size_t hd, float scale, float* sc,
                size_t ss) {
   for (size_t j = 0; j < len; ++j) {
-    typename T::V a0 = T::zero(), a1 = T::zero(), a2 = T::zero(), a3 = T::zero();
-    const size_t o = j * hd;
-    for (size_t i = 0; i < hd; i += T::VL) {
-      const typename T::V kv = kv_load<T, H>(k, o + i);
-      a0 = T::fmadd(T::load(q + i), kv, a0);
-      a1 = T::fmadd(T::load(q + qs + i), kv, a1);
-      a2 = T::fmadd(T::load(q + 2 * qs + i), kv, a2);
-      a3 = T::fmadd(T::load(q + 3 * qs + i), kv, a3);
-    }
     alignas(16) float r[4];
-    T::store4(r, T::reduce4(a0, a1, a2, a3), scale);
-    sc[j] = r[0];
-    sc[ss + j] = r[1];
-    sc[2 * ss + j] = r[2];
-    sc[3 * ss + j] = r[3];
+    T::store4(r, dot4<T, H>(q, qs, k, j * hd, 0, hd), scale);
+    for (size_t g = 0; g < 4; ++g) sc[g * ss + j] = r[g];
   }
 }
 

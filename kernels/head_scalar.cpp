@@ -90,31 +90,26 @@ void q4_rows(const uint8_t* w, const uint16_t* d, size_t cols, const int8_t* xq,
   }
 }
 
-float dot_f32(const float* a, const float* b, size_t n) {
-  // Eight independent partial sums (the same association as the SIMD versions' lanes).
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
 float kv_at(const void* base, bool f16, size_t i) {
   return f16 ? half_bits_to_float(static_cast<const uint16_t*>(base)[i]) : static_cast<const float*>(base)[i];
 }
 
+// q . row j of a float32 / fp16 cache: eight independent partial sums (the association
+// of the SIMD versions' lanes), read in place.
+float dot_kv(const float* q, const void* k, bool f16, size_t off, size_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += q[i + j] * kv_at(k, f16, off + i + j);
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; ++i) s += q[i] * kv_at(k, f16, off + i);
+  return s;
+}
+
 float attn_scores(const float* q, const void* k, bool f16, size_t len, size_t hd, float scale, float* sc) {
   float mx = -std::numeric_limits<float>::infinity();
-  std::vector<float> row(f16 ? hd : 0);
   for (size_t j = 0; j < len; ++j) {
-    const float* kj = static_cast<const float*>(k) + j * hd;
-    if (f16) {
-      for (size_t i = 0; i < hd; ++i) row[i] = kv_at(k, true, j * hd + i);
-      kj = row.data();
-    }
-    sc[j] = dot_f32(q, kj, hd) * scale;
+    sc[j] = dot_kv(q, k, f16, j * hd, hd) * scale;
     mx = std::max(mx, sc[j]);
   }
   return mx;

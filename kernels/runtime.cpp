@@ -166,25 +166,6 @@ void Runtime::prefill(const int32_t* tokens, size_t n, bool all_logits, float* l
   }
 }
 
-namespace {
-
-// fn(t0, t1) over token ranges: split across the pool for a prefill chunk (the norms,
-// RoPE, KV stores, residuals and activations of 64 tokens were serial work that left the
-// other cores spinning), inline for a decoded token. Every token's arithmetic is the same
-// either way, so the results do not depend on the thread count.
-template <class F>
-void per_tokens(size_t n, const F& fn) {
-  const size_t t = static_cast<size_t>(get_threads());
-  if (n < 4 || t < 2) {
-    fn(size_t{0}, n);
-    return;
-  }
-  const size_t parts = std::min(n, t);
-  parallel_for(parts, [&](size_t i) { fn(i * n / parts, (i + 1) * n / parts); });
-}
-
-}  // namespace
-
 void Runtime::forward_chunk(const int32_t* tokens, size_t n, size_t pos0, float* logits,
                             bool all_logits) {
   const RuntimeConfig& c = cfg_;

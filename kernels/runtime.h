@@ -6,6 +6,7 @@
 // weights (KV cache, activations, int8 buffers) is allocated once at construction,
 // so prefill and decode never allocate.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "thread_pool.h"
 
 namespace bitnet {
 
@@ -152,6 +154,21 @@ void rms_norm(const float* x, const float* w, size_t n, float eps, float* out);
 void rope(float* x, size_t heads, size_t head_dim, const float* cos_t, const float* sin_t);
 // Embedding row `token` as float32.
 void embed_row(const Weight& e, size_t token, float* out);
+
+// fn(t0, t1) over token ranges: split across the pool for a prefill chunk (the norms,
+// RoPE, KV stores, residuals and activations of 64 tokens were serial work that left the
+// other cores spinning), inline for a decoded token. Every token's arithmetic is the same
+// either way, so the results do not depend on the thread count.
+template <class F>
+void per_tokens(size_t n, const F& fn) {
+  const size_t t = static_cast<size_t>(get_threads());
+  if (n < 4 || t < 2) {
+    fn(size_t{0}, n);
+    return;
+  }
+  const size_t parts = std::min(n, t);
+  parallel_for(parts, [&](size_t i) { fn(i * n / parts, (i + 1) * n / parts); });
+}
 
 // Ids of the k largest of x[0..n) (NaN skipped) into out, best first, ties by lower id;
 // returns how many were written (min(k, non-NaN count)). kernels/sampling.cpp.

@@ -155,19 +155,11 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
       padded = std::max(padded, q4_cols(w.cols));
     }
   }
-  if (need_q) {  // per token; a prefill chunk's tokens are split across the pool
-    auto quantize = [&](size_t b0, size_t b1) {
+  if (need_q)  // per token; a prefill chunk's tokens are split across the pool
+    per_tokens(batch, [&](size_t b0, size_t b1) {
       for (size_t b = b0; b < b1; ++b)
         scratch.s_x[b] = k->quantize_row(x + b * x_stride, cols, padded, scratch.xq + b * scratch.xq_stride);
-    };
-    const size_t t = static_cast<size_t>(get_threads());
-    if (batch < 4 || t < 2) {
-      quantize(0, batch);
-    } else {
-      const size_t parts = std::min(batch, t);
-      parallel_for(parts, [&](size_t i) { quantize(i * batch / parts, (i + 1) * batch / parts); });
-    }
-  }
+    });
   // Guided tasks: each claims a quarter of the work left (1/(2t)), down to ~16 KiB, never
   // across jobs. Equal tasks (four per thread) left one core idle for half a task at the
   // end of every call on average -- a few hundred calls per decoded token; big-to-small
@@ -190,6 +182,18 @@ void run_linears(const PathKernels* k, const float* x, size_t x_stride, size_t b
 }
 
 namespace {
+
+float row_max(const float* s, size_t n) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
+  return mx;
+}
+
+// Scores -> probabilities in place (mx: their maximum).
+void softmax(const OpKernels& ops, float* s, size_t n, float mx) {
+  const float inv = 1.0f / ops.exp_sum(s, n, mx);
+  for (size_t j = 0; j < n; ++j) s[j] *= inv;
+}
 
 struct AttnCtx {
   const OpKernels* ops;
@@ -225,10 +229,7 @@ void attention_head(const AttnCtx& a, size_t h) {
     for (size_t g = 0; g < 4; ++g) {
       float* sg = sc + g * ctx;
       const size_t n = len + g;
-      float mx = -std::numeric_limits<float>::infinity();
-      for (size_t j = 0; j < n; ++j) mx = std::max(mx, sg[j]);
-      const float inv = 1.0f / ops.exp_sum(sg, n, mx);
-      for (size_t j = 0; j < n; ++j) sg[j] *= inv;
+      softmax(ops, sg, n, row_max(sg, n));
       for (size_t j = n; j < rows; ++j) sg[j] = 0.0f;
     }
     ops.attn_wsum4(sc, ctx, V, cfg.kv_f16, rows, hd, a.out + t * qdim + h * hd, qdim);
@@ -237,8 +238,7 @@ void attention_head(const AttnCtx& a, size_t h) {
     const size_t len = a.pos0 + t + 1;  // causal: this token sees itself and the past
     const float* qv = a.q + t * qdim + h * hd;
     const float mx = ops.attn_scores(qv, K, cfg.kv_f16, len, hd, scale, sc);
-    const float inv = 1.0f / ops.exp_sum(sc, len, mx);
-    for (size_t j = 0; j < len; ++j) sc[j] *= inv;
+    softmax(ops, sc, len, mx);
     ops.attn_wsum(sc, V, cfg.kv_f16, len, hd, a.out + t * qdim + h * hd);
   }
 }
@@ -266,10 +266,7 @@ void decode_heads(const AttnCtx& a, size_t h, size_t cnt) {
   ops.attn_scores4(q, hd, K, cfg.kv_f16, len, hd, scale, sc, ctx);
   for (size_t g = 0; g < 4; ++g) {
     float* sg = sc + g * ctx;
-    float mx = -std::numeric_limits<float>::infinity();
-    for (size_t j = 0; j < len; ++j) mx = std::max(mx, sg[j]);
-    const float inv = 1.0f / ops.exp_sum(sg, len, mx);
-    for (size_t j = 0; j < len; ++j) sg[j] *= inv;
+    softmax(ops, sg, len, row_max(sg, len));
   }
   ops.attn_wsum4(sc, ctx, V, cfg.kv_f16, len, hd, out, hd);
   for (size_t g = 0; g < cnt; ++g) std::memcpy(a.out + (h + g) * hd, out + g * hd, hd * sizeof(float));
