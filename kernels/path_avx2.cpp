@@ -77,19 +77,24 @@ void ternary_tile(const uint8_t* w, size_t rb, size_t nblocks, const int8_t* con
 
 // I2, one token, R rows. Plane n of a block masked in place is 4^(n mod 2) * code_n once
 // the block is shifted right by 4 for planes 2 and 3: one shift and four ANDs decode a
-// block (the tile kernel needs three shifts). Planes 0 and 2 give pair sums in
-// [-512, 508] each, planes 1 and 3 (x4) in [-2048, 2032]; lo * 4 + hi = 4 * dot(code, x)
-// is in [-8192, 8128] per block, so three blocks add up in int16 before madd widens
-// them; the int32 total is divided by 4 (exact) at the end.
+// block (the tile kernel needs three shifts). Planes 0 and 2 (x1) add up in one int16
+// accumulator, planes 1 and 3 (x4) in another: pair sums in [-512, 508] and [-2048, 2032],
+// so over kGemvGroup = 6 blocks at most 6 * 2 * 2048 = 24576 in int16. Widening takes
+// madd with 4 (x1 planes) and 1 (x4 planes): 4 * dot(code, x), divided by 4 (exact) at the
+// end. 13 vector uops per 32 bytes and row; one shared accumulator (lo * 4 + hi per
+// block) took 14: 1-5% faster warm and cold on one Sapphire Rapids core (2560x6912, 640x2560).
+constexpr size_t kGemvGroup = 6;
+
 template <int R>
 void i2_gemv(const uint8_t* w, size_t rb, size_t nblocks, const int8_t* x, int32_t sum, int32_t* out) {
-  const __m256i m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0c), ones = _mm256_set1_epi16(1);
+  const __m256i m03 = _mm256_set1_epi8(0x03), m0c = _mm256_set1_epi8(0x0c);
+  const __m256i ones = _mm256_set1_epi16(1), fours = _mm256_set1_epi16(4);
   __m256i acc32[R];
   for (int r = 0; r < R; ++r) acc32[r] = _mm256_setzero_si256();
-  for (size_t b0 = 0; b0 < nblocks; b0 += 3) {
-    const size_t b1 = std::min(nblocks, b0 + 3);
-    __m256i s16[R];
-    for (int r = 0; r < R; ++r) s16[r] = _mm256_setzero_si256();
+  for (size_t b0 = 0; b0 < nblocks; b0 += kGemvGroup) {
+    const size_t b1 = std::min(nblocks, b0 + kGemvGroup);
+    __m256i lo[R], hi[R];
+    for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
     for (size_t b = b0; b < b1; ++b) {
       const int8_t* xb = x + b * 128;
       const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb));
@@ -101,14 +106,14 @@ void i2_gemv(const uint8_t* w, size_t rb, size_t nblocks, const int8_t* x, int32
         _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetch), _MM_HINT_T1);
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
         const __m256i v4 = _mm256_srli_epi16(v, 4);
-        const __m256i lo = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v, m03), x0),
-                                            _mm256_maddubs_epi16(_mm256_and_si256(v4, m03), x2));
-        const __m256i hi = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(v, m0c), x1),
-                                            _mm256_maddubs_epi16(_mm256_and_si256(v4, m0c), x3));
-        s16[r] = _mm256_add_epi16(s16[r], _mm256_add_epi16(_mm256_slli_epi16(lo, 2), hi));
+        lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(_mm256_and_si256(v, m03), x0));
+        hi[r] = _mm256_add_epi16(hi[r], _mm256_maddubs_epi16(_mm256_and_si256(v, m0c), x1));
+        lo[r] = _mm256_add_epi16(lo[r], _mm256_maddubs_epi16(_mm256_and_si256(v4, m03), x2));
+        hi[r] = _mm256_add_epi16(hi[r], _mm256_maddubs_epi16(_mm256_and_si256(v4, m0c), x3));
       }
     }
-    for (int r = 0; r < R; ++r) acc32[r] = _mm256_add_epi32(acc32[r], _mm256_madd_epi16(s16[r], ones));
+    for (int r = 0; r < R; ++r)
+      acc32[r] = _mm256_add_epi32(acc32[r], _mm256_add_epi32(_mm256_madd_epi16(lo[r], fours), _mm256_madd_epi16(hi[r], ones)));
   }
   for (int r = 0; r < R; ++r) out[r] = (hsum_i32(acc32[r]) >> 2) - sum;
 }

@@ -9,16 +9,16 @@
 // * batch 1, I2: each code plane masked in place (w & 3 << 2n = 4^n * code) meets its 32
 //   activations in its own accumulator; the four are scaled back with exact shifts at the
 //   end (as the AVX-512 GEMV does). One shift-free decode + 4 vpdpbusd per 32 bytes.
-// * from 8 tokens: the AVX2 panel GEMM's structure (codes of 2 rows unpacked once, a 2 x 6
-//   tile of accumulators) with one vpdpbusd per 32 multiply-adds and no int16 stage.
+// * from 8 tokens: the AVX2 path's cache-blocked panel GEMM (panel_gemm.h: codes unpacked
+//   once, a 2 x 6 tile of accumulators) with one vpdpbusd per 32 multiply-adds, no int16 stage.
 // dot(w, x) = dot(code, x) - sum(x), codes {0,1,2} = w + 1.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "avx2_decode.h"
 #include "kernels.h"
+#include "panel_gemm.h"
 
 namespace bitnet {
 namespace {
@@ -68,71 +68,34 @@ void i2_gemv(const uint8_t* w, size_t rb, size_t nblocks, const int8_t* x, int32
   }
 }
 
-// R rows (panel, row stride ps) x T tokens over nk 32-column steps: 12 accumulators, 2
-// code vectors and one activation vector in the 16 ymm registers.
-template <int R, int T>
-void gemm_tile(const uint8_t* panel, size_t ps, size_t nk, const int8_t* x, size_t x_stride,
-               const int32_t* sums, int32_t* out, size_t out_stride) {
-  __m256i acc[R][T];
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_si256();
-  for (size_t k = 0; k < nk; ++k) {
-    __m256i c[R];
-    for (int r = 0; r < R; ++r) c[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + r * ps + k * 32));
-    for (int t = 0; t < T; ++t) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + t * x_stride + k * 32));
-      for (int r = 0; r < R; ++r) acc[r][t] = dpbusd(acc[r][t], c[r], xv);
+// R rows (panel, row stride ps) x T tokens over nk 32-column steps (panel_gemm.h): 12
+// accumulators, 2 code vectors and one activation vector in the 16 ymm registers.
+struct VnniTile {
+  template <int R, int T>
+  static void run(const uint8_t* panel, size_t ps, size_t nk, const int8_t* x, size_t x_stride, int32_t* dots) {
+    __m256i acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_si256();
+    for (size_t k = 0; k < nk; ++k) {
+      __m256i c[R];
+      for (int r = 0; r < R; ++r) c[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + r * ps + k * 32));
+      for (int t = 0; t < T; ++t) {
+        const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + t * x_stride + k * 32));
+        for (int r = 0; r < R; ++r) acc[r][t] = dpbusd(acc[r][t], c[r], xv);
+      }
     }
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) dots[t * R + r] = hsum_i32(acc[r][t]);
   }
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) out[t * out_stride + r] = hsum_i32(acc[r][t]) - sums[t];
-}
-
-template <int R>
-void panel_tokens(const uint8_t* panel, size_t ps, size_t nk, const int8_t* xq, size_t x_stride,
-                  size_t batch, const int32_t* sums, int32_t* out, size_t out_stride) {
-  size_t t = 0;
-  for (; t + 6 <= batch; t += 6)
-    gemm_tile<R, 6>(panel, ps, nk, xq + t * x_stride, x_stride, sums + t, out + t * out_stride, out_stride);
-  const int8_t* x = xq + t * x_stride;
-  const int32_t* s = sums + t;
-  int32_t* o = out + t * out_stride;
-  switch (batch - t) {
-    case 5: gemm_tile<R, 5>(panel, ps, nk, x, x_stride, s, o, out_stride); break;
-    case 4: gemm_tile<R, 4>(panel, ps, nk, x, x_stride, s, o, out_stride); break;
-    case 3: gemm_tile<R, 3>(panel, ps, nk, x, x_stride, s, o, out_stride); break;
-    case 2: gemm_tile<R, 2>(panel, ps, nk, x, x_stride, s, o, out_stride); break;
-    case 1: gemm_tile<R, 1>(panel, ps, nk, x, x_stride, s, o, out_stride); break;
-    default: break;
-  }
-}
-
-template <class D>
-void gemm_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
-                 size_t r1, int32_t* out, size_t out_stride) {
-  const size_t rb = row_bytes(m.layout, m.cols), padded = padded_cols(m.layout, m.cols);
-  const size_t nblocks = padded / (32 * D::NC), nk = padded / 32;
-  thread_local std::vector<uint8_t> panel;
-  thread_local std::vector<int32_t> sums;
-  if (panel.size() < 2 * padded) panel.resize(2 * padded);
-  if (sums.size() < batch) sums.resize(batch);
-  for (size_t t = 0; t < batch; ++t) sums[t] = sum_i8(xq + t * x_stride, padded);
-  for (size_t r = r0; r < r1; r += 2) {
-    const size_t n = std::min<size_t>(2, r1 - r);
-    for (size_t i = 0; i < n; ++i) unpack_codes<D>(m.data + (r + i) * rb, nblocks, panel.data() + i * padded);
-    int32_t* o = out + (r - r0);
-    if (n == 2) panel_tokens<2>(panel.data(), padded, nk, xq, x_stride, batch, sums.data(), o, out_stride);
-    else panel_tokens<1>(panel.data(), padded, nk, xq, x_stride, batch, sums.data(), o, out_stride);
-  }
-}
+};
 
 void ternary_i32(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, size_t batch, size_t r0,
                  size_t r1, int32_t* out, size_t out_stride) {
   if (batch >= kGemmMinBatch) {
     if (m.layout == Layout::I2)
-      gemm_layout<DecodeI2>(m, xq, x_stride, batch, r0, r1, out, out_stride);
+      panel_gemm<DecodeI2, VnniTile>(m, xq, x_stride, batch, r0, r1, out, out_stride);
     else
-      gemm_layout<DecodeB3>(m, xq, x_stride, batch, r0, r1, out, out_stride);
+      panel_gemm<DecodeB3, VnniTile>(m, xq, x_stride, batch, r0, r1, out, out_stride);
     return;
   }
   if (m.layout == Layout::I2 && batch == 1) {

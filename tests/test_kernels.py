@@ -110,6 +110,23 @@ def test_i32_every_batch_1_to_70(
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("n_threads", (1, 2))
+def test_i32_gemm_across_cache_blocks(
+    kernel_path: str, layout: str, n_threads: int, threads: Any
+) -> None:
+    """The prefill GEMMs block rows (~160 KiB of codes) and columns (~4 KiB per token): rows
+    spanning several row blocks with an odd last one, columns split into K blocks whose
+    partial sums add up in the output, token groups with remainders."""
+    threads(n_threads)
+    rng = _rng("cache_blocks", layout, n_threads)
+    for rows, cols in ((171, 6945), (301, 2560), (65, 9000)):
+        w = _ternary(rng, rows, cols)
+        for batch in (8, 13, 64):
+            xq = rng.integers(-128, 128, size=(batch, cols), dtype=np.int8)
+            _check_i32(w, xq, layout, kernel_path)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 def test_i32_int16_bounds_on_long_rows(kernel_path: str, layout: str) -> None:
     """The largest products the int16 stages can meet: all weights +1 or -1 against -128
     and 127 over long rows (many int16 segments), at batch 1, 5 and 64."""
