@@ -6,6 +6,7 @@
 // a memory-mapped fp16 file stays mapped for as long as the model lives.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 
 #include <algorithm>
@@ -366,6 +367,43 @@ void bind_runtime(nb::module_& m) {
       "x"_a.noconvert(), "k"_a, "out"_a.noconvert(),
       "Writes the ids of the k largest values (best first, ties by lower id) into out; "
       "returns how many");
+  m.def(
+      "top_p_keep",
+      [](Arr<const float, nb::ndim<1>> z, Arr<const float, nb::ndim<1>> e, double total, double top_p,
+         double min_p, Arr<int64_t, nb::ndim<1>> out) {
+        const size_t n = z.shape(0);
+        require(e.shape(0) == n, "z and e must have the same length");
+        require(out.shape(0) >= n, "out is shorter than z");
+        require(total > 0.0, "total must be positive");
+        const float* zp = z.data();
+        const float* ep = e.data();
+        int64_t* dst = out.data();
+        nb::gil_scoped_release nogil;
+        return bitnet::top_p_keep(zp, ep, n, total, top_p, min_p, dst);
+      },
+      "z"_a.noconvert(), "e"_a.noconvert(), "total"_a, "top_p"_a, "min_p"_a, "out"_a.noconvert(),
+      "Writes the ids (ascending) of the top-p nucleus of z cut by min_p into out, given "
+      "e = exp(z - max z) and its sum; returns how many");
+  m.def(
+      "top_p_draw",
+      [](Arr<const float, nb::ndim<1>> z, Arr<const float, nb::ndim<1>> e, double total, double top_p,
+         double min_p, double u) {
+        const size_t n = z.shape(0);
+        require(e.shape(0) == n, "z and e must have the same length");
+        require(total > 0.0, "total must be positive");
+        const float* zp = z.data();
+        const float* ep = e.data();
+        double p = 0.0;
+        int64_t id;
+        {
+          nb::gil_scoped_release nogil;
+          id = bitnet::top_p_draw(zp, ep, n, total, top_p, min_p, u, &p);
+        }
+        return std::make_pair(id, p);
+      },
+      "z"_a.noconvert(), "e"_a.noconvert(), "total"_a, "top_p"_a, "min_p"_a, "u"_a,
+      "One draw from the top-p nucleus of z cut by min_p (as top_p_keep) with uniform u: "
+      "(id, its renormalised probability); id -1 if the nucleus has no mass");
   nb::exception<bitnet::Aborted>(m, "Aborted", PyExc_RuntimeError);
   nb::class_<NativeModel>(m, "NativeModel",
                           "A whole Llama / BitNet b1.58 model run natively, one call per token")

@@ -173,5 +173,13 @@ void per_tokens(size_t n, const F& fn) {
 // Ids of the k largest of x[0..n) (NaN skipped) into out, best first, ties by lower id;
 // returns how many were written (min(k, non-NaN count)). kernels/sampling.cpp.
 size_t top_k(const float* x, size_t n, size_t k, int64_t* out);
+// The ids (ascending) of the top-p nucleus of z, cut by min_p; e[i] = exp(z[i] - max z),
+// total = sum of e (sampling.cpp). Returns how many were written to out (n entries long).
+size_t top_p_keep(const float* z, const float* e, size_t n, double total, double top_p, double min_p,
+                  int64_t* out);
+// One draw from that nucleus (renormalised), by inverse CDF in id order with u in [0, 1):
+// returns the id (-1 if the nucleus has no mass) and writes its probability to p.
+int64_t top_p_draw(const float* z, const float* e, size_t n, double total, double top_p, double min_p,
+                   double u, double* p);
 
 }  // namespace bitnet

@@ -116,21 +116,19 @@ def survivors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The tokens ``filter_probs(softmax(z), ...)`` keeps, as (ids ascending, probabilities
     renormalised), without a dense pass beyond one exp-sum (and none at all with top-k)."""
-    if top_k > 0:
-        idx = top_indices(z, top_k)
-        p = np.exp(z[idx].astype(np.float64) - float(z[idx[0]]))
-        total = float(p.sum())  # filter_probs renormalises within the k best
-    else:
-        m = float(z.max())
-        total = float(np.exp(z - np.float32(m)).sum(dtype=np.float64))
-        k = 64
-        while True:  # widen the candidate set until top-p (or min-p) closes it
-            idx = top_indices(z, k)
-            p = np.exp(z[idx].astype(np.float64) - m)
-            done = idx.size >= z.size or p.sum() / total >= top_p or p[-1] < min_p * p[0]
-            if done:
-                break
-            k *= 4
+    if top_k <= 0:
+        # The nucleus in three native passes (no sort of the vocabulary): a flat distribution
+        # keeps most of a 128k vocabulary, which the widening top-k loop this replaced sorted.
+        zc = np.ascontiguousarray(z, dtype=np.float32)
+        e = np.exp(zc - np.float32(zc.max()))
+        total = float(e.sum(dtype=np.float64))
+        ids = np.empty(zc.size, dtype=np.int64)
+        ids = ids[: _k.top_p_keep(zc, e, total, float(top_p), float(min_p), ids)]
+        ps = e[ids].astype(np.float64)
+        return ids, ps / ps.sum()
+    idx = top_indices(z, top_k)
+    p = np.exp(z[idx].astype(np.float64) - float(z[idx[0]]))
+    total = float(p.sum())  # filter_probs renormalises within the k best
     keep = np.ones(p.size, dtype=bool)
     if top_p < 1.0:
         q = p / total
@@ -169,20 +167,32 @@ class Sampler:
         if prm.is_greedy:
             tok = int(np.argmax(x))
         else:
-            z = (x / np.float32(prm.temperature)).astype(np.float32, copy=False)
-            ids, probs = survivors(z, prm.top_k, prm.top_p, prm.min_p)
-            # Inverse CDF in id order with one uniform draw (the same draw the dense
-            # filter_probs + cumsum over the whole vocabulary makes).
-            cdf = np.cumsum(probs)
-            j = int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right"))
-            j = min(j, len(probs) - 1)
-            while probs[j] == 0.0 and j > 0:  # float edge at the top of the CDF
-                j -= 1
-            tok = int(ids[j])
+            z = np.ascontiguousarray(x / np.float32(prm.temperature), dtype=np.float32)
             mz = float(z.max())
-            log_zt = mz + float(np.log(np.exp(z - np.float32(mz)).sum(dtype=np.float64)))
+            e = np.exp(z - np.float32(mz))  # one exp pass: the nucleus and log Z at temperature
+            total = float(e.sum(dtype=np.float64))
+            tok = self._draw(z, e, total)
+            log_zt = mz + float(np.log(total))
             tempered = (
                 float(np.exp(float(z[tok]) - log_zt)),
                 [float(np.exp(float(z[i]) - log_zt)) for i, _ in alternatives],
             )
         return Sample(tok, float(raw[tok]) - log_z, alternatives, tempered)
+
+    def _draw(self, z: np.ndarray, e: np.ndarray, total: float) -> int:
+        """One token from what top-k / top-p / min-p leave of softmax(z) (e = exp(z - max z),
+        total its sum): inverse CDF in id order with one uniform draw (the same draw the dense
+        filter_probs + cumsum over the whole vocabulary makes)."""
+        prm = self.params
+        u = self.rng.random()
+        if prm.top_k <= 0:  # the nucleus natively: no vocabulary-sized arrays per token
+            tok, _ = _k.top_p_draw(z, e, total, prm.top_p, prm.min_p, u)
+            if tok < 0:
+                raise StudioError(None, f"min-p {prm.min_p} leaves no token to sample (use 0-1)")
+            return int(tok)
+        ids, probs = survivors(z, prm.top_k, prm.top_p, prm.min_p)
+        cdf = np.cumsum(probs)
+        j = min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), len(probs) - 1)
+        while probs[j] == 0.0 and j > 0:  # float edge at the top of the CDF
+            j -= 1
+        return int(ids[j])
