@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,11 @@ def test_table_prints(quick_run: tuple[list[dict], str]) -> None:
     for case in CASES:
         assert case in text
     assert f"wrote {len(CASES)} records" in text
+    # one sampling-cost line per model, every setting with a number
+    lines = [ln for ln in text.splitlines() if "sampling one token from" in ln]
+    assert len(lines) == 1, lines
+    for setting in ("greedy", "min-p 0.05", "top-p 0.95 alone", "top-p 0.95 alone, flat logits"):
+        assert re.search(re.escape(setting) + r": \d+\.\d\d ms", lines[0]), (setting, lines[0])
 
 
 def test_backend_subset_and_bad_names(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -194,9 +194,11 @@ class _BenchSession:
         return int(self.inner.n_past)
 
 
-def _sampler_ms(vocab: int, params: SamplingParams) -> float:
-    """Median time of one ``Sampler.sample`` on random logits (after a warm-up call)."""
-    logits = np.random.default_rng(0).standard_normal(vocab).astype(np.float32)
+def _sampler_ms(vocab: int, params: SamplingParams, scale: float = 1.0) -> float:
+    """Median time of one ``Sampler.sample`` on random logits (after a warm-up call); a
+    small ``scale`` makes the distribution flat (what an untrained or broken model gives)."""
+    rng = np.random.default_rng(0)
+    logits = (rng.standard_normal(vocab) * scale).astype(np.float32)
     sampler = Sampler(params)
     sampler.sample(logits, [1, 2, 3])
     times = []
@@ -205,6 +207,19 @@ def _sampler_ms(vocab: int, params: SamplingParams) -> float:
         sampler.sample(logits, [1, 2, 3])
         times.append(time.perf_counter() - t0)
     return float(np.median(times)) * 1000.0
+
+
+def _sampling_note(vocab: int) -> str:
+    """What one token's sampling costs on this vocabulary, per setting (ms, median of 21)."""
+    top_p = SamplingParams(top_k=0, top_p=0.95, min_p=0.0)
+    cases = [
+        ("greedy", SamplingParams(greedy=True), 1.0),
+        ("top-k 40 + top-p 0.95 + min-p 0.05", SamplingParams(), 1.0),
+        ("top-p 0.95 alone", top_p, 1.0),
+        ("top-p 0.95 alone, flat logits", top_p, 0.01),
+    ]
+    parts = [f"{name}: {_sampler_ms(vocab, prm, scale):.2f} ms" for name, prm, scale in cases]
+    return f"sampling one token from {vocab} logits (median): " + "; ".join(parts)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -345,6 +360,7 @@ def run_e2e_bench(
         result.bandwidth[t] = bws.as_bandwidth()
         n_done += 1
 
+    sampled: set[str] = set()
     for model in models:
         result.notes += [f"{model.label}: {n}" for n in model.notes]
         n_new = cfg.new_tokens or model.new_tokens
@@ -360,7 +376,11 @@ def run_e2e_bench(
                     if not ok:
                         result.skipped.append(f"{model.label} / {case.name}: skipped, {why}")
                         continue
-                sampler_ms = _sampler_ms(weights.config.vocab_size, SamplingParams(greedy=True))
+                vocab = weights.config.vocab_size
+                sampler_ms = _sampler_ms(vocab, SamplingParams(greedy=True))
+                if model.label not in sampled:  # once per model: it depends on the vocabulary
+                    sampled.add(model.label)
+                    result.notes.append(f"{model.label}: {_sampling_note(vocab)}")
                 for t in cfg.threads:
                     step(f"{model.label} / {case.name}: {t} thread(s)")
                     t0 = time.perf_counter()
