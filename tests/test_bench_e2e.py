@@ -100,6 +100,9 @@ def test_table_prints(quick_run: tuple[list[dict], str]) -> None:
     for case in CASES:
         assert case in text
     assert f"wrote {len(CASES)} records" in text
+    # llama.cpp's own build is named once (a forced kernel path does not change it)
+    built = [ln for ln in text.splitlines() if "llama.cpp built for:" in ln]
+    assert len(built) == 1 and ("AVX2" in built[0] or "NEON" in built[0]), built
     # one sampling-cost line per model, every setting with a number
     lines = [ln for ln in text.splitlines() if "sampling one token from" in ln]
     assert len(lines) == 1, lines

@@ -38,7 +38,7 @@ from bitnet_studio.bench.e2e_models import (
     ensure_gguf,
 )
 from bitnet_studio.bench.e2e_storage import Storage, gguf_storage, session_storage
-from bitnet_studio.bench.machine import machine_info
+from bitnet_studio.bench.machine import llamacpp_build, machine_info
 from bitnet_studio.bench.timing import BenchCancelled, CancelFn, ProgressFn
 from bitnet_studio.engine.generate import generate_all
 from bitnet_studio.engine.sampling import Sampler, SamplingParams
@@ -361,6 +361,7 @@ def run_e2e_bench(
         n_done += 1
 
     sampled: set[str] = set()
+    llama_noted = False
     for model in models:
         result.notes += [f"{model.label}: {n}" for n in model.notes]
         n_new = cfg.new_tokens or model.new_tokens
@@ -378,6 +379,12 @@ def run_e2e_bench(
                         continue
                 vocab = weights.config.vocab_size
                 sampler_ms = _sampler_ms(vocab, SamplingParams(greedy=True))
+                if case.backend == "llamacpp" and not llama_noted:
+                    llama_noted = True
+                    result.notes.append(
+                        f"llama.cpp built for: {llamacpp_build() or 'unknown'} (its own build, "
+                        f"whatever SIMD path our kernels run: {result.machine.get('simd_path')})"
+                    )
                 if model.label not in sampled:  # once per model: it depends on the vocabulary
                     sampled.add(model.label)
                     result.notes.append(f"{model.label}: {_sampling_note(vocab)}")

@@ -81,3 +81,22 @@ def describe_machine(m: dict[str, object]) -> str:
         f"machine: {m['cpu_model']}, {m['cpus']} CPUs; SIMD path {m['simd_path']} "
         f"(available: {paths}; features: {feats})"
     )
+
+
+def llamacpp_build() -> str:
+    """The SIMD features llama.cpp was compiled for ("AVX2, AVX512, ..."), from its own system
+    info; "" when llama-cpp-python is missing. It ignores our kernel path: a run that forces
+    ``--path avx2`` on an AVX-512 machine still compares against an AVX-512 llama.cpp."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return ""
+    text = llama_cpp.llama_print_system_info().decode(errors="replace")
+    on = [
+        k.strip()
+        for part in text.split("|")
+        for k, _, v in [part.partition("=")]
+        if v.strip() == "1"
+    ]
+    names = [k.rsplit(":", 1)[-1].strip() for k in on]
+    return ", ".join(n for n in names if n)
