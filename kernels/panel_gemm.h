@@ -12,7 +12,10 @@
 // the row block before the next group starts. Only the panel's 64 bytes per step come from L2.
 // A/B in one process on one Sapphire Rapids core, batch 64, us per token, whole rows ->
 // blocked (640x2560 / 2560x6912 / 6912x2560): AVX-VNNI 10.7 / 144.6 / 131.4 -> 10.3 / 125.7
-// / 120.0, AVX2 14.1 / 165.3 / 164.1 -> 13.9 / 161.3 / 162.1. The AVX2 tile itself runs at
+// / 120.0, AVX2 14.1 / 165.3 / 164.1 -> 13.9 / 161.3 / 162.1; cold (1 GiB of copies),
+// 2560x6912 / 6912x2560: AVX-VNNI 154.0 / 152.0 -> 137.1 / 131.0, AVX2 176.5 / 175.6 ->
+// 176.1 / 175.1. A software prefetch of the next rows while unpacking changed nothing
+// measurable (1-2%, within noise). The AVX2 tile itself runs at
 // ~1.1-1.2 maddubs per cycle (1.26 with no loads at all): it is bound by its two uops per
 // 32 multiply-adds on the three vector ports, not by the caches.
 // dot(w, x) = dot(code, x) - sum(x) with codes {0,1,2}; K blocks add up in `out`.
