@@ -18,13 +18,7 @@ namespace {
 template <typename T, typename... Extra>
 using Arr = nb::ndarray<T, nb::c_contig, nb::device::cpu, Extra...>;
 
-void require(bool ok, const char* what) {
-  if (!ok) throw std::invalid_argument(what);
-}
 
-const bitnet::PathKernels* pick(const std::string& path) {
-  return path.empty() ? bitnet::active_path() : bitnet::path_by_name(path);
-}
 
 bitnet::BinaryMatrix matrix(const Arr<const uint8_t, nb::ndim<2>>& packed, size_t cols) {
   require(packed.shape(1) == bitnet::binary_row_bytes(cols), "packed row length does not match cols");

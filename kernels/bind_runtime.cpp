@@ -26,9 +26,6 @@ namespace {
 template <typename T, typename... Extra>
 using Arr = nb::ndarray<T, nb::c_contig, nb::device::cpu, Extra...>;
 
-void require(bool ok, const std::string& what) {
-  if (!ok) throw std::invalid_argument(what);
-}
 
 template <typename A>
 A as_array(nb::handle h, const std::string& name, const char* want) {
@@ -253,8 +250,7 @@ class NativeModel {
 void head_rows(const std::string& kind, nb::handle data, nb::handle scale, size_t cols,
                Arr<const int8_t, nb::ndim<2>> xq, Arr<const float, nb::ndim<1>> s_x,
                Arr<float, nb::ndim<2>> y, const std::string& path) {
-  const bitnet::OpKernels* ops = bitnet::op_kernels(
-      path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+  const bitnet::OpKernels* ops = bitnet::op_kernels(pick(path));
   const size_t batch = xq.shape(0);
   require(s_x.shape(0) == batch && y.shape(0) == batch, "xq, s_x and y must share the batch");
   if (kind == "i8") {
@@ -288,8 +284,7 @@ void bind_runtime(nb::module_& m) {
       "to_f16",
       [](Arr<const float, nb::ndim<1>> x, Arr<uint16_t, nb::ndim<1>> out, const std::string& path) {
         require(out.shape(0) == x.shape(0), "out must match x");
-        const bitnet::OpKernels* ops = bitnet::op_kernels(
-            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        const bitnet::OpKernels* ops = bitnet::op_kernels(pick(path));
         ops->to_f16(x.data(), out.data(), x.shape(0));
       },
       "x"_a.noconvert(), "out"_a.noconvert(), "path"_a = "",
@@ -307,8 +302,7 @@ void bind_runtime(nb::module_& m) {
                 "k and v: the same (len, hd) float32 or uint16 arrays");
         const size_t len = k.shape(0), hd = k.shape(1);
         require(q.shape(0) == hd && out.shape(0) == hd && scores.shape(0) >= len, "q, out: (hd,); scores: (len,)");
-        const bitnet::OpKernels* ops = bitnet::op_kernels(
-            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        const bitnet::OpKernels* ops = bitnet::op_kernels(pick(path));
         const float mx = ops->attn_scores(q.data(), k.data(), f16, len, hd, scale, scores.data());
         ops->attn_wsum(scores.data(), v.data(), f16, len, hd, out.data());
         return mx;
@@ -330,8 +324,7 @@ void bind_runtime(nb::module_& m) {
         require(q.shape(0) == 4 && q.shape(1) == hd && out.shape(0) == 4 && out.shape(1) == hd &&
                     scores.shape(0) == 4 && scores.shape(1) >= len,
                 "q, out: (4, hd); scores: (4, >= len)");
-        const bitnet::OpKernels* ops = bitnet::op_kernels(
-            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        const bitnet::OpKernels* ops = bitnet::op_kernels(pick(path));
         ops->attn_scores4(q.data(), hd, k.data(), f16, len, hd, scale, scores.data(), scores.shape(1));
         ops->attn_wsum4(scores.data(), scores.shape(1), v.data(), f16, len, hd, out.data(), hd);
       },
@@ -340,8 +333,7 @@ void bind_runtime(nb::module_& m) {
   m.def(
       "exp_sum",
       [](Arr<float, nb::ndim<1>> x, float mx, const std::string& path) {
-        const bitnet::OpKernels* ops = bitnet::op_kernels(
-            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        const bitnet::OpKernels* ops = bitnet::op_kernels(pick(path));
         return ops->exp_sum(x.data(), x.shape(0), mx);
       },
       "x"_a.noconvert(), "mx"_a, "path"_a = "", "x = exp(x - mx) in place, returns the sum (softmax kernel)");
@@ -349,8 +341,7 @@ void bind_runtime(nb::module_& m) {
       "silu_mul",
       [](Arr<float, nb::ndim<1>> g, Arr<const float, nb::ndim<1>> u, const std::string& path) {
         require(u.shape(0) == g.shape(0), "g and u must have the same length");
-        const bitnet::OpKernels* ops = bitnet::op_kernels(
-            path.empty() ? bitnet::active_path() : bitnet::path_by_name(path));
+        const bitnet::OpKernels* ops = bitnet::op_kernels(pick(path));
         ops->silu_mul(g.data(), u.data(), g.shape(0));
       },
       "g"_a.noconvert(), "u"_a.noconvert(), "path"_a = "", "g = silu(g) * u in place (MLP kernel)");

@@ -27,13 +27,7 @@ Layout parse_layout(const std::string& name) {
   throw std::invalid_argument("unknown ternary layout '" + name + "' (expected 'i2' or 'b3')");
 }
 
-const bitnet::PathKernels* pick(const std::string& path) {
-  return path.empty() ? bitnet::active_path() : bitnet::path_by_name(path);
-}
 
-void require(bool ok, const char* what) {
-  if (!ok) throw std::invalid_argument(what);
-}
 
 bitnet::TernaryMatrix matrix(const std::string& layout, const Arr<const uint8_t, nb::ndim<2>>& packed,
                              size_t cols) {
