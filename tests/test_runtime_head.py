@@ -125,6 +125,19 @@ def test_quantized_heads_track_the_f16_head(head: str) -> None:
     assert mem["head"] <= cfg.vocab_size * q4_cols(cfg.hidden_size) * bits / 8 + 4 * cfg.vocab_size
 
 
+def _kv_rows(
+    rng: np.random.Generator, length: int, hd: int, f16: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """K and V rows as float32 values (the fp16-rounded ones for an fp16 cache) and as the
+    arrays the kernel reads (uint16 fp16 bits, or the float32 rows themselves)."""
+    k = rng.standard_normal((length, hd)).astype(np.float32)
+    v = rng.standard_normal((length, hd)).astype(np.float32)
+    if not f16:
+        return k, v, k, v
+    k16, v16 = k.astype(np.float16), v.astype(np.float16)
+    return k16.astype(np.float32), v16.astype(np.float32), k16.view(np.uint16), v16.view(np.uint16)
+
+
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("hd", [64, 72, 80, 128])
 @pytest.mark.parametrize("f16", [False, True])
@@ -134,14 +147,7 @@ def test_attention_kernels_match_numpy(path: str, hd: int, f16: bool) -> None:
     rng = np.random.default_rng(hd + int(f16))
     for length in (1, 2, 3, 4, 5, 7, 8, 9, 33):
         q = rng.standard_normal(hd).astype(np.float32)
-        k = rng.standard_normal((length, hd)).astype(np.float32)
-        v = rng.standard_normal((length, hd)).astype(np.float32)
-        if f16:
-            k_arr = k.astype(np.float16).view(np.uint16)
-            v_arr = v.astype(np.float16).view(np.uint16)
-            k, v = k.astype(np.float16).astype(np.float32), v.astype(np.float16).astype(np.float32)
-        else:
-            k_arr, v_arr = k, v
+        k, v, k_arr, v_arr = _kv_rows(rng, length, hd, f16)
         scores = np.full(length + 3, np.nan, dtype=np.float32)
         out = np.full(hd, np.nan, dtype=np.float32)
         mx = _k.attn_head(q, k_arr, v_arr, 0.125, scores, out, path)
@@ -186,14 +192,7 @@ def test_four_query_attention_kernels_match_numpy(path: str, hd: int, f16: bool)
     rng = np.random.default_rng(hd * 3 + int(f16))
     for length in (1, 3, 4, 9, 40):
         q = rng.standard_normal((4, hd)).astype(np.float32)
-        k = rng.standard_normal((length, hd)).astype(np.float32)
-        v = rng.standard_normal((length, hd)).astype(np.float32)
-        if f16:
-            k_arr = k.astype(np.float16).view(np.uint16)
-            v_arr = v.astype(np.float16).view(np.uint16)
-            k, v = k.astype(np.float16).astype(np.float32), v.astype(np.float16).astype(np.float32)
-        else:
-            k_arr, v_arr = k, v
+        k, v, k_arr, v_arr = _kv_rows(rng, length, hd, f16)
         scores = np.full((4, length + 5), np.nan, dtype=np.float32)
         out = np.full((4, hd), np.nan, dtype=np.float32)
         _k.attn_head4(q, k_arr, v_arr, 0.25, scores, out, path)
