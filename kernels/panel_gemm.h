@@ -37,22 +37,17 @@ constexpr size_t kRowBlockBytes = 160 * 1024;   // unpacked codes of a row block
 
 // Tile::run<R, T>(panel, ps, nk, x, x_stride, dots): dots[t * R + r] = dot(codes of row r,
 // activations of token t) over nk 32-column steps; panel rows are ps bytes apart.
-template <class Tile, int R, int T>
-void run_tile(const uint8_t* panel, size_t ps, size_t nk, const int8_t* x, size_t x_stride, int32_t* dots) {
-  Tile::template run<R, T>(panel, ps, nk, x, x_stride, dots);
-}
-
 template <class Tile, int R>
 void run_tokens(size_t nt, const uint8_t* panel, size_t ps, size_t nk, const int8_t* x, size_t x_stride,
                 int32_t* dots) {
   static_assert(kPanelTokens == 6, "the cases below cover 1..6 tokens");
   switch (nt) {
-    case 6: run_tile<Tile, R, 6>(panel, ps, nk, x, x_stride, dots); break;
-    case 5: run_tile<Tile, R, 5>(panel, ps, nk, x, x_stride, dots); break;
-    case 4: run_tile<Tile, R, 4>(panel, ps, nk, x, x_stride, dots); break;
-    case 3: run_tile<Tile, R, 3>(panel, ps, nk, x, x_stride, dots); break;
-    case 2: run_tile<Tile, R, 2>(panel, ps, nk, x, x_stride, dots); break;
-    default: run_tile<Tile, R, 1>(panel, ps, nk, x, x_stride, dots); break;
+    case 6: Tile::template run<R, 6>(panel, ps, nk, x, x_stride, dots); break;
+    case 5: Tile::template run<R, 5>(panel, ps, nk, x, x_stride, dots); break;
+    case 4: Tile::template run<R, 4>(panel, ps, nk, x, x_stride, dots); break;
+    case 3: Tile::template run<R, 3>(panel, ps, nk, x, x_stride, dots); break;
+    case 2: Tile::template run<R, 2>(panel, ps, nk, x, x_stride, dots); break;
+    default: Tile::template run<R, 1>(panel, ps, nk, x, x_stride, dots); break;
   }
 }
 
