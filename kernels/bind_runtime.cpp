@@ -6,7 +6,6 @@
 // a memory-mapped fp16 file stays mapped for as long as the model lives.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
-#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 
 #include <algorithm>
@@ -384,17 +383,12 @@ void bind_runtime(nb::module_& m) {
         require(total > 0.0, "total must be positive");
         const float* zp = z.data();
         const float* ep = e.data();
-        double p = 0.0;
-        int64_t id;
-        {
-          nb::gil_scoped_release nogil;
-          id = bitnet::top_p_draw(zp, ep, n, total, top_p, min_p, u, &p);
-        }
-        return std::make_pair(id, p);
+        nb::gil_scoped_release nogil;
+        return bitnet::top_p_draw(zp, ep, n, total, top_p, min_p, u);
       },
       "z"_a.noconvert(), "e"_a.noconvert(), "total"_a, "top_p"_a, "min_p"_a, "u"_a,
       "One draw from the top-p nucleus of z cut by min_p (as top_p_keep) with uniform u: "
-      "(id, its renormalised probability); id -1 if the nucleus has no mass");
+      "its id, or -1 if the nucleus has no mass");
   nb::exception<bitnet::Aborted>(m, "Aborted", PyExc_RuntimeError);
   nb::class_<NativeModel>(m, "NativeModel",
                           "A whole Llama / BitNet b1.58 model run natively, one call per token")

@@ -178,8 +178,8 @@ size_t top_k(const float* x, size_t n, size_t k, int64_t* out);
 size_t top_p_keep(const float* z, const float* e, size_t n, double total, double top_p, double min_p,
                   int64_t* out);
 // One draw from that nucleus (renormalised), by inverse CDF in id order with u in [0, 1):
-// returns the id (-1 if the nucleus has no mass) and writes its probability to p.
+// returns the id, -1 if the nucleus has no mass.
 int64_t top_p_draw(const float* z, const float* e, size_t n, double total, double top_p, double min_p,
-                   double u, double* p);
+                   double u);
 
 }  // namespace bitnet

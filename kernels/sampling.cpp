@@ -202,7 +202,7 @@ size_t top_p_keep(const float* z, const float* e, size_t n, double total, double
 }
 
 int64_t top_p_draw(const float* z, const float* e, size_t n, double total, double top_p, double min_p,
-                   double u, double* p_out) {
+                   double u) {
   const Nucleus nu = find_nucleus(z, e, n, total, top_p, min_p);
   if (!(nu.mass > 0.0)) return -1;
   // Inverse CDF in id order: the first token whose cumulative mass exceeds u * mass, or the
@@ -216,8 +216,6 @@ int64_t top_p_draw(const float* z, const float* e, size_t n, double total, doubl
     last = static_cast<int64_t>(i);
     if (acc > target) break;
   }
-  if (last < 0) return -1;
-  *p_out = e[last] / nu.mass;
   return last;
 }
 

@@ -186,7 +186,7 @@ class Sampler:
         prm = self.params
         u = self.rng.random()
         if prm.top_k <= 0:  # the nucleus natively: no vocabulary-sized arrays per token
-            tok, _ = _k.top_p_draw(z, e, total, prm.top_p, prm.min_p, u)
+            tok = _k.top_p_draw(z, e, total, prm.top_p, prm.min_p, u)
             if tok < 0:
                 raise StudioError(None, f"min-p {prm.min_p} leaves no token to sample (use 0-1)")
             return int(tok)
