@@ -144,15 +144,33 @@ def padded_cols(layout: str, cols: int) -> int:
     return int(_k.padded_cols(_layout(layout), cols))
 
 
+def row_bytes(layout: str, cols: int) -> int:
+    """Bytes of one packed row of ``cols`` weights in ``layout``."""
+    return int(_k.row_bytes(_layout(layout), cols))
+
+
 def pack_ternary(
-    w_q: Any, scale: float | np.ndarray = 1.0, layout: str = DEFAULT_LAYOUT
+    w_q: Any,
+    scale: float | np.ndarray = 1.0,
+    layout: str = DEFAULT_LAYOUT,
+    out: np.ndarray | None = None,
 ) -> PackedTernary:
-    """Pack int8 ternary weights (rows, cols) with values in {-1, 0, 1}."""
+    """Pack int8 ternary weights (rows, cols) with values in {-1, 0, 1}.
+
+    ``out``: where to pack, a C-contiguous uint8 array of shape (rows, row_bytes) (e.g. a
+    slice of one arena that holds a whole model's weights); a new array when None.
+    """
     w = _check(w_q, "w_q", np.int8, 2)
     rows, cols = w.shape
     if w.size and (int(w.min()) < -1 or int(w.max()) > 1):
         raise KernelArgumentError("w_q: ternary weights must be in {-1, 0, 1}")
-    out = np.empty((rows, _k.row_bytes(_layout(layout), cols)), dtype=np.uint8)
+    shape = (rows, row_bytes(layout, cols))
+    if out is None:
+        out = np.empty(shape, dtype=np.uint8)
+    else:
+        out = _check(out, "out", np.uint8, 2, writeable=True)
+        if out.shape != shape:
+            raise KernelArgumentError(f"out: expected shape {shape}, got {out.shape}")
     _call(_k.pack_ternary, layout, w, out)
     s = np.atleast_1d(np.asarray(scale, dtype=np.float32)).copy()
     if s.ndim != 1 or s.shape[0] not in (1, rows):

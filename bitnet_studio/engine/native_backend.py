@@ -19,6 +19,7 @@ from bitnet_studio import _kernels as _k
 from bitnet_studio import kernels
 from bitnet_studio.engine.head_quant import quantize_i8_rows, quantize_q4
 from bitnet_studio.engine.residency import release_file_pages
+from bitnet_studio.engine.weight_arena import TernaryArena
 from bitnet_studio.errors import StudioError
 from bitnet_studio.models.config import ModelConfig
 from bitnet_studio.models.weights import BinaryTensor, ModelWeights, TernaryTensor
@@ -95,9 +96,18 @@ def _head_matrix(t: Any, kind: str) -> tuple[str, np.ndarray, np.ndarray, int]:
     return "i8", q, scale, int(t.shape[1])
 
 
-def _ternary_matrix(t: TernaryTensor, layout: str) -> tuple[str, np.ndarray, np.ndarray, int]:
-    p = kernels.pack_ternary(np.ascontiguousarray(t.codes, dtype=np.int8), t.scale, layout)
+def _ternary_matrix(
+    t: TernaryTensor, layout: str, arena: TernaryArena
+) -> tuple[str, np.ndarray, np.ndarray, int]:
+    rows, cols = t.codes.shape
+    codes = np.ascontiguousarray(t.codes, dtype=np.int8)
+    p = kernels.pack_ternary(codes, t.scale, layout, out=arena.take(rows, cols))
     return layout, p.data, p.scale, p.cols
+
+
+def _packs_ternary(t: Any, ternary_arch: bool) -> bool:
+    """Whether :meth:`NativeBackend._linear` packs this tensor to a ternary layout."""
+    return isinstance(t, TernaryTensor) or (ternary_arch and not isinstance(t, BinaryTensor))
 
 
 def _binary_matrix(t: BinaryTensor) -> tuple[str, np.ndarray, np.ndarray, int]:
@@ -241,15 +251,17 @@ class NativeBackend:
         self.layout = layout
         self.kv_f16 = bool(kv_f16)
 
-    def _linear(self, t: Any, ternary_arch: bool) -> tuple[str, np.ndarray, Any, int]:
+    def _linear(
+        self, t: Any, ternary_arch: bool, arena: TernaryArena
+    ) -> tuple[str, np.ndarray, Any, int]:
         if isinstance(t, BinaryTensor):
             return _binary_matrix(t)
         if isinstance(t, TernaryTensor):
-            return _ternary_matrix(t, self.layout)
+            return _ternary_matrix(t, self.layout, arena)
         if ternary_arch:  # latent float weights of a b1.58 model: ternarize on load
             codes, gamma = ternarize(np.asarray(t, dtype=np.float32))
             tt = TernaryTensor(codes, np.array([gamma], np.float32), "absmean-on-load")
-            return _ternary_matrix(tt, self.layout)
+            return _ternary_matrix(tt, self.layout, arena)
         return _float_matrix(t, self.weight_dtype)
 
     def load(self, model: ModelWeights, threads: int | None = None) -> NativeSession:
@@ -286,12 +298,23 @@ class NativeBackend:
             w["lm_head"] = _float_matrix(src, self.head_dtype)  # type: ignore[arg-type]
         # else: tied, and the head shares the embedding array (no second copy)
         w["norm"] = np.ascontiguousarray(t["norm"], dtype=np.float32).reshape(-1)
+        names = [f"layers.{i}.{n}" for i in range(cfg.n_layers) for n in _LINEARS + _MLP]
+        for name in names:
+            if name not in t:
+                raise ValueError(f"model has no '{name}' tensor")
+        # every packed ternary matrix in one huge-page buffer, in the order decode reads them
+        arena = TernaryArena(
+            [
+                tuple(np.shape(t[n].codes if isinstance(t[n], TernaryTensor) else t[n]))
+                for n in names
+                if _packs_ternary(t[n], cfg.is_ternary_arch)
+            ],
+            self.layout,
+        )
         for i in range(cfg.n_layers):
             p = f"layers.{i}."
             for name in _LINEARS + _MLP:
-                if p + name not in t:
-                    raise ValueError(f"model has no '{p + name}' tensor")
-                w[p + name] = self._linear(t[p + name], cfg.is_ternary_arch)
+                w[p + name] = self._linear(t[p + name], cfg.is_ternary_arch, arena)
             for name in _VECTORS:
                 if p + name in t:
                     w[p + name] = np.ascontiguousarray(t[p + name], dtype=np.float32).reshape(-1)
