@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bitnet_studio import kernels
-from bitnet_studio.engine import native_backend
+from bitnet_studio.engine import native_backend, residency
 from bitnet_studio.engine.native_backend import NativeBackend
 from bitnet_studio.engine.residency import HUGE_PAGE, huge_page_buffer
 from bitnet_studio.engine.weight_arena import TernaryArena
@@ -43,6 +43,18 @@ def test_huge_page_buffer_is_aligned_writable_and_advised() -> None:
         pytest.skip("transparent huge pages are off on this machine")
     # madvise(MADV_HUGEPAGE) makes the mapping eligible even in THP's "madvise" mode
     assert _vma_field(buf.ctypes.data, "THPeligible") == "1"
+
+
+def test_huge_page_buffer_out_of_memory_is_a_memory_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the mapping is Linux-only")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(residency.mmap, "mmap", refuse)
+    with pytest.raises(MemoryError, match="packed weights"):
+        huge_page_buffer(4 * HUGE_PAGE)
 
 
 def test_pack_into_a_given_buffer_matches_a_fresh_pack() -> None:

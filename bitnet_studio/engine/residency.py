@@ -39,7 +39,10 @@ def huge_page_buffer(nbytes: int) -> np.ndarray:
         skip = -raw.ctypes.data % 64
         return raw[skip : skip + nbytes]
     # untouched until packed into: the extra 2 MiB for alignment costs address space only
-    mm = mmap.mmap(-1, whole + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        mm = mmap.mmap(-1, whole + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    except OSError as e:  # the same error as any other allocation that does not fit
+        raise MemoryError(f"cannot map {nbytes / 2**20:.0f} MiB for the packed weights: {e}") from e
     raw = np.frombuffer(mm, dtype=np.uint8)
     skip = -raw.ctypes.data % HUGE_PAGE
     mm.madvise(mmap.MADV_HUGEPAGE, skip, whole)
