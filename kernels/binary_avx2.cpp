@@ -75,9 +75,10 @@ void tile(const uint8_t* w, size_t rb, size_t nb, const int8_t* const* xs, const
     }
   for (size_t blk = 0; blk < nb; ++blk) {
     __m256i s16[R][T];
-    BITNET_UNROLL
-    for (int r = 0; r < R; ++r)
-      _mm_prefetch(reinterpret_cast<const char*>(w + r * rb + blk * kBinaryBlockBytes + kPrefetch), _MM_HINT_T1);
+    if ((blk & 3) == 0)  // one prefetch per 64-byte line (four 16-byte blocks)
+      BITNET_UNROLL
+      for (int r = 0; r < R; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(w + r * rb + blk * kBinaryBlockBytes + kPrefetch), _MM_HINT_T1);
     BITNET_UNROLL
     for (int c = 0; c < 4; ++c) {
       __m256i wv[R];

@@ -138,7 +138,7 @@ void q4_tile(const uint8_t* w, size_t rb, const uint16_t* d, size_t nb, const Q4
     const __m256i start = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.x8 + g * 8));
     for (int r = 0; r < R; ++r) {
       const uint8_t* src = w + r * rb + g * 32;
-      _mm_prefetch(reinterpret_cast<const char*>(src + kQ4Prefetch), _MM_HINT_T1);
+      if ((g & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(src + kQ4Prefetch), _MM_HINT_T1);
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
       const __m256i s = q4_pair_sum(v, alo, ahi, start);
       acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), q4_scales(d + r * nb + g * 2, true), acc[r]);

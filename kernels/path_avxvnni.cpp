@@ -53,7 +53,7 @@ void i2_gemv(const uint8_t* w, size_t rb, size_t nblocks, const int8_t* x, int32
     const __m256i x3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + 96));
     for (int r = 0; r < R; ++r) {
       const uint8_t* src = w + r * rb + b * 32;
-      _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetch), _MM_HINT_T1);
+      if ((b & 1) == 0) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetch), _MM_HINT_T1);
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
       acc[r][0] = dpbusd(acc[r][0], _mm256_and_si256(v, m0), x0);
       acc[r][1] = dpbusd(acc[r][1], _mm256_and_si256(v, m1), x1);
