@@ -50,4 +50,17 @@ const CpuFeatures& cpu_features() {
   return f;
 }
 
+bool cpu_is_intel() {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool intel = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+    return b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu;  // "GenuineIntel"
+  }();
+  return intel;
+#else
+  return false;
+#endif
+}
+
 }  // namespace bitnet

@@ -68,6 +68,8 @@ struct CpuFeatures {
        avxvnni = false;
 };
 const CpuFeatures& cpu_features();
+// The CPU's vendor is Intel (cpuid leaf 0): some tile shapes are tuned per vendor.
+bool cpu_is_intel();
 std::vector<std::string> compiled_paths();
 std::vector<std::string> available_paths();  // compiled and supported by this CPU
 const PathKernels* active_path();

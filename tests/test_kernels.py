@@ -21,7 +21,7 @@ from bitnet_studio.quant import quantize_activations, ternary_linear_reference
 
 LAYOUTS = kernels.LAYOUTS
 ROWS = (0, 1, 3, 17, 100)
-COLS = (1, 31, 127, 128, 129, 160, 161, 300, 576, 1000, 2560)
+COLS = (1, 31, 127, 128, 129, 160, 161, 300, 576, 1000, 1100, 1440, 2560)
 BATCHES = (1, 2, 5, 64)
 U = 2.0**-24  # float32 unit roundoff
 
