@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from bitnet_studio.engine.native_backend import NativeBackend
 from bitnet_studio.engine.residency import HUGE_PAGE, huge_page_buffer
 from bitnet_studio.engine.weight_arena import TernaryArena
 from bitnet_studio.kernels import KernelArgumentError
+from bitnet_studio.models.weights import TernaryTensor
 from tests.tiny_models import make_model
 
 
@@ -118,3 +120,25 @@ def test_native_load_packs_every_ternary_linear_into_one_arena(
     monkeypatch.undo()
     b = NativeBackend().load(m, threads=1).prefill(prompt)
     np.testing.assert_array_equal(a, b)
+
+
+def test_native_load_unpacks_each_packed_tensor_once() -> None:
+    """Sizing the arena reads shapes only; packing reads each tensor's codes once."""
+    m = make_model("bitnet-b1.58", seed=3)
+    calls: dict[str, int] = {}
+
+    def packed(name: str, t: TernaryTensor) -> TernaryTensor:
+        codes = t.codes
+
+        def unpack() -> np.ndarray:
+            calls[name] = calls.get(name, 0) + 1
+            return codes.copy()
+
+        return TernaryTensor(None, t.scale, "test", unpack=unpack, shape=t.shape)
+
+    tensors = {n: packed(n, t) if isinstance(t, TernaryTensor) else t for n, t in m.tensors.items()}
+    lazy = dataclasses.replace(m, tensors=tensors)
+    prompt = [2, 7, 1, 8]
+    got = NativeBackend().load(lazy, threads=1).prefill(prompt)
+    assert calls and set(calls.values()) == {1}, calls
+    np.testing.assert_array_equal(got, NativeBackend().load(m, threads=1).prefill(prompt))

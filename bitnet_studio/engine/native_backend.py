@@ -99,9 +99,8 @@ def _head_matrix(t: Any, kind: str) -> tuple[str, np.ndarray, np.ndarray, int]:
 def _ternary_matrix(
     t: TernaryTensor, layout: str, arena: TernaryArena
 ) -> tuple[str, np.ndarray, np.ndarray, int]:
-    rows, cols = t.codes.shape
-    codes = np.ascontiguousarray(t.codes, dtype=np.int8)
-    p = kernels.pack_ternary(codes, t.scale, layout, out=arena.take(rows, cols))
+    codes = np.ascontiguousarray(t.codes, dtype=np.int8)  # unpacks a packed tensor: once
+    p = kernels.pack_ternary(codes, t.scale, layout, out=arena.take(*codes.shape))
     return layout, p.data, p.scale, p.cols
 
 
@@ -256,13 +255,12 @@ class NativeBackend:
     ) -> tuple[str, np.ndarray, Any, int]:
         if isinstance(t, BinaryTensor):
             return _binary_matrix(t)
-        if isinstance(t, TernaryTensor):
-            return _ternary_matrix(t, self.layout, arena)
-        if ternary_arch:  # latent float weights of a b1.58 model: ternarize on load
+        if not _packs_ternary(t, ternary_arch):
+            return _float_matrix(t, self.weight_dtype)
+        if not isinstance(t, TernaryTensor):  # latent float weights of a b1.58 model
             codes, gamma = ternarize(np.asarray(t, dtype=np.float32))
-            tt = TernaryTensor(codes, np.array([gamma], np.float32), "absmean-on-load")
-            return _ternary_matrix(tt, self.layout, arena)
-        return _float_matrix(t, self.weight_dtype)
+            t = TernaryTensor(codes, np.array([gamma], np.float32), "absmean-on-load")
+        return _ternary_matrix(t, self.layout, arena)
 
     def load(self, model: ModelWeights, threads: int | None = None) -> NativeSession:
         cfg = model.config
@@ -304,11 +302,7 @@ class NativeBackend:
                 raise ValueError(f"model has no '{name}' tensor")
         # every packed ternary matrix in one huge-page buffer, in the order decode reads them
         arena = TernaryArena(
-            [
-                tuple(np.shape(t[n].codes if isinstance(t[n], TernaryTensor) else t[n]))
-                for n in names
-                if _packs_ternary(t[n], cfg.is_ternary_arch)
-            ],
+            [tuple(t[n].shape) for n in names if _packs_ternary(t[n], cfg.is_ternary_arch)],
             self.layout,
         )
         for i in range(cfg.n_layers):
