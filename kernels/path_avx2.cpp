@@ -31,7 +31,7 @@ namespace {
 // path: cold GEMV went from 11 to ~25 GB/s on one core). Once per 64-byte line, not per
 // 32-byte block: the second prefetch of a line is not free (it takes a load slot and
 // looks up a line already on its way). Measured cold on one SPR core, 2B4T shapes:
-// AVX-VNNI GEMV 72-78% -> 82-91% of the read bandwidth, AVX2 66-76% -> 69-80%.
+// AVX-VNNI GEMV 68-78% -> 77-91% of the read bandwidth, AVX2 66-76% -> 69-80%.
 constexpr size_t kPrefetch = 16384;
 
 // Batch size from which the unpacked-panel GEMM beats decoding per token tile (warm, one

@@ -278,7 +278,7 @@ void ternary_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, s
     // Four rows per tile share each activation load (Zen 4 loads one zmm per cycle); the
     // GEMV tile then holds 16 accumulators, the GEMM tile 4 x 4, within 32 registers.
     // Intel cores load two zmm per cycle, and there the batch-1 tile runs rows of 256 B to
-    // 1 KiB (256 to 4095 columns) two at a time: cold, one SPR core, us, four rows -> two:
+    // 1 KiB (in I2, 897 to 3968 columns) two at a time: cold, one SPR core, us, four rows -> two:
     // 2560x2560 115.0 / 110.0 -> 99.5 / 107.8, 6912x2560 293.3 / 282.7 -> 244.4 / 275.0,
     // 576x1536 16.4 / 16.9 -> 14.5 / 15.3; 2560x6912 (1728-byte rows) and 576x576
     // (160-byte rows) were as fast or faster with four.
