@@ -145,7 +145,8 @@ def test_attention_kernels_match_numpy(path: str, hd: int, f16: bool) -> None:
     """Scores (four positions per reduction) and the register-resident weighted sum of
     V, for lengths around every unroll boundary; 72 takes the plain loops on AVX-512."""
     rng = np.random.default_rng(hd + int(f16))
-    for length in (1, 2, 3, 4, 5, 7, 8, 9, 33):
+    # 33 .. 301 cross the weighted sum's blocks (16 KiB of V rows: 32-128 rows here)
+    for length in (1, 2, 3, 4, 5, 7, 8, 9, 33, 65, 130, 301):
         q = rng.standard_normal(hd).astype(np.float32)
         k, v, k_arr, v_arr = _kv_rows(rng, length, hd, f16)
         scores = np.full(length + 3, np.nan, dtype=np.float32)
@@ -190,7 +191,7 @@ def test_exp_and_silu_kernels_match_numpy(path: str) -> None:
 def test_four_query_attention_kernels_match_numpy(path: str, hd: int, f16: bool) -> None:
     """The prefill kernels: four queries share each K / V row read."""
     rng = np.random.default_rng(hd * 3 + int(f16))
-    for length in (1, 3, 4, 9, 40):
+    for length in (1, 3, 4, 9, 40, 65, 130, 301):
         q = rng.standard_normal((4, hd)).astype(np.float32)
         k, v, k_arr, v_arr = _kv_rows(rng, length, hd, f16)
         scores = np.full((4, length + 5), np.nan, dtype=np.float32)
@@ -200,3 +201,25 @@ def test_four_query_attention_kernels_match_numpy(path: str, hd: int, f16: bool)
         np.testing.assert_allclose(scores[:, :length], want, rtol=1e-5, atol=1e-5)
         want_out = scores[:, :length].astype(np.float64) @ v
         np.testing.assert_allclose(out, want_out, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("hd", [64, 128])
+@pytest.mark.parametrize("f16", [False, True])
+def test_four_query_attention_is_bit_identical_to_one_query(path: str, hd: int, f16: bool) -> None:
+    """Prefill's four-query kernels and decode's one-query kernels must agree to the bit
+    (a prompt's logits do not depend on how it was split), also over many blocks of the
+    weighted sum, whose partial sums wait in memory between blocks."""
+    rng = np.random.default_rng(hd + 11 * int(f16))
+    for length in (31, 64, 97, 300, 1001):
+        q = rng.standard_normal((4, hd)).astype(np.float32)
+        _, _, k_arr, v_arr = _kv_rows(rng, length, hd, f16)
+        scores4 = np.full((4, length + 5), np.nan, dtype=np.float32)
+        out4 = np.full((4, hd), np.nan, dtype=np.float32)
+        _k.attn_head4(q, k_arr, v_arr, 0.25, scores4, out4, path)
+        for g in range(4):
+            scores = np.full(length + 3, np.nan, dtype=np.float32)
+            out = np.full(hd, np.nan, dtype=np.float32)
+            _k.attn_head(q[g], k_arr, v_arr, 0.25, scores, out, path)
+            np.testing.assert_array_equal(scores[:length], scores4[g, :length])
+            np.testing.assert_array_equal(out, out4[g])
