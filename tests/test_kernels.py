@@ -353,6 +353,22 @@ def test_float_gemm_matches_float64(kernel_path: str, dtype: type) -> None:
             assert (np.abs(v - ref[1]) <= tol[1]).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["f16", "f32"])
+def test_float_gemv_is_bit_identical_to_its_row_of_a_batch(kernel_path: str, dtype: type) -> None:
+    # One token runs its own single-stream kernel; it must sum in the batched tile's order,
+    # or a fp16 model's decode would drift from its prefill of the same tokens.
+    rng = _rng("fgemv-batch", np.dtype(dtype).name)
+    fn = kernels.f16_gemm if dtype is np.float16 else kernels.f32_gemm
+    for cols in (5, 16, 31, 33, 63, 64, 65, 100, 576, 1000, 2560):
+        w = (rng.standard_normal((13, cols)) * 0.05).astype(dtype)
+        x = rng.standard_normal((5, cols), dtype=np.float32)
+        batched = fn(w, x, path=kernel_path)
+        for t in range(5):
+            np.testing.assert_array_equal(
+                fn(w, x[t], path=kernel_path), batched[t], err_msg=f"cols={cols} t={t}"
+            )
+
+
 def test_f16_decodes_every_half_value(kernel_path: str) -> None:
     bits = np.arange(65536, dtype=np.uint16)
     w = bits.view(np.float16).reshape(-1, 1)
