@@ -282,6 +282,15 @@ void ternary_layout(const TernaryMatrix& m, const int8_t* xq, size_t x_stride, s
     // 2560x2560 115.0 / 110.0 -> 99.5 / 107.8, 6912x2560 293.3 / 282.7 -> 244.4 / 275.0,
     // 576x1536 16.4 / 16.9 -> 14.5 / 15.3; 2560x6912 (1728-byte rows) and 576x576
     // (160-byte rows) were as fast or faster with four.
+    // Matrices of 1 MiB and more are streamed from DRAM in decode: one row at a time, a
+    // single stream, reads them faster there (cold, SPR, % of the read roof at 1 / 2 threads,
+    // two rounds, against the tiles: 2560x2560 90, 90 / 77, 79 vs 89, 87 / 76, 73; 6912x2560
+    // 96, 93 / 88, 88 vs 92, 92 / 85, 80; 2560x6912 94, 94 / 87, 89 vs 90, 83 / 83, 70), while
+    // small cache-resident ones lose the shared activation loads (warm GB/s, SmolLM2's
+    // 576x576 / 1536x576: 17.8 / 18.5 vs 21.0-21.2 / 25.1), so those keep their tiles.
+    // Intel only: unmeasured on Zen 4, whose single zmm load per cycle the tiles spare.
+    if (nb == 1 && m.rows * rb >= (size_t{1} << 20) && cpu_is_intel())
+      for (; r < r1; ++r) rows(std::integral_constant<int, 1>(), r);
     if (nb == 1 && rb >= 256 && rb < 1024 && cpu_is_intel())
       for (; r + 2 <= r1; r += 2) rows(std::integral_constant<int, 2>(), r);
     for (; r + 4 <= r1; r += 4) rows(std::integral_constant<int, 4>(), r);

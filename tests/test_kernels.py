@@ -94,6 +94,23 @@ def test_i32_large_batch(kernel_path: str, layout: str) -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n_threads", (1, 2))
+def test_i32_gemv_on_matrices_over_1_mib(
+    kernel_path: str, layout: str, n_threads: int, threads: Any
+) -> None:
+    """Matrices of 1 MiB and more take their own batch-1 route on some CPUs (one row at a
+    time); exact there too, with an odd block count (the last row's masked half pair)."""
+    threads(n_threads)
+    rng = _rng("gemv-1mib", layout)
+    for cols in (2560, 2688, 600):
+        rows = (1 << 20) // kernels.row_bytes(layout, cols) + 3
+        w = _ternary(rng, rows, cols)
+        assert kernels.pack_ternary(w, 1.0, layout).data.nbytes >= 1 << 20
+        xq = rng.integers(-128, 128, size=(1, cols), dtype=np.int8)
+        _check_i32(w, xq, layout, kernel_path)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("n_threads", (1, 2))
 def test_i32_every_batch_1_to_70(
     kernel_path: str, layout: str, n_threads: int, threads: Any
 ) -> None:
