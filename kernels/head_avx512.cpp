@@ -15,10 +15,16 @@ namespace bitnet {
 namespace {
 
 // int8 head: w ^ 0x80 = w + 128 is an unsigned byte, so vpdpbusd takes the weights with
-// one XOR and dot(w, x) = dot(w + 128, x) - 128 * sum(x), the sum once per token. Two rows
-// share each activation load; software prefetch 16 KiB ahead of each row (the head is the
-// largest matrix of a token, streamed once). Exact: |255 * 127 * 4| per lane per step.
+// one XOR and dot(w, x) = dot(w + 128, x) - 128 * sum(x), the sum once per token. In a batch
+// two rows share each activation load (one token: one row, see kSingleRowNote); software
+// prefetch 16 KiB ahead of each row (the head is the largest matrix of a token, streamed
+// once). Exact: |255 * 127 * 4| per lane per step.
 constexpr size_t kI8Prefetch = 16384;
+
+// kSingleRowNote: for one token the int8 and 4-bit heads, like the F16 one, read one row
+// at a time, a single stream, instead of two rows side by side. Decode A/B of the 2B4T
+// shape on SPR, three rounds, ms per token at 2 threads: int8 head 28.1-29.2 -> 27.6-27.8,
+// 4-bit head 24.1-24.8 -> 23.5-23.9 (at 1 thread within noise).
 
 int32_t sum_x(const int8_t* x, size_t cols) {
   const size_t c64 = cols / 64 * 64;
@@ -69,7 +75,9 @@ void i8_rows(const int8_t* w, size_t cols, const int8_t* xq, size_t x_stride, si
     }
   };
   size_t r = r0;
-  for (; r + 2 <= r1; r += 2) tile(std::integral_constant<int, 2>(), r);
+  // One token: one row at a time (a single stream; see kSingleRowNote).
+  if (batch > 1)
+    for (; r + 2 <= r1; r += 2) tile(std::integral_constant<int, 2>(), r);
   for (; r < r1; ++r) tile(std::integral_constant<int, 1>(), r);
 }
 
@@ -79,8 +87,9 @@ void i8_rows(const int8_t* w, size_t cols, const int8_t* xq, size_t x_stride, si
 // 16, so once per call every token's activations are regrouped that way (`xg`), and
 // the offset (q - 8) becomes a per-lane start value -8 * (the lane's four activations)
 // for the accumulator (`x8`). Each 128-bit lane then holds one block's sum; it is
-// scaled by that block's fp16 scale (four scales, one per lane) in float. Rows come two
-// at a time (they share the activation loads) with a software prefetch 16 KiB ahead, as
+// scaled by that block's fp16 scale (four scales, one per lane) in float. In a batch rows
+// come two at a time (they share the activation loads; one token: one row, see
+// kSingleRowNote), with a software prefetch 16 KiB ahead, as
 // the ternary GEMV does: per 64 weight bytes 2 vpdpbusd + 3 decode ops + 4 for scales.
 constexpr size_t kQ4Prefetch = 16384;
 
@@ -165,12 +174,14 @@ void q4_rows(const uint8_t* w, const uint16_t* d, size_t cols, const int8_t* xq,
   if (x8.size() < batch * ng * 16) x8.resize(batch * ng * 16);
   for (size_t b = 0; b < batch; ++b)
     q4_regroup(xq + b * x_stride, nb, xg.data() + b * ng * 128, x8.data() + b * ng * 16);
-  for (size_t r = r0; r < r1; r += 2) {  // rows outside: a tile stays in L1 for every token
+  // Rows outside: a tile stays in L1 for every token. One token: one row at a time.
+  const size_t step = batch > 1 ? 2 : 1;
+  for (size_t r = r0; r < r1; r += step) {
     for (size_t b = 0; b < batch; ++b) {
       const Q4Token x{xg.data() + b * ng * 128, x8.data() + b * ng * 16};
       const float inv_sx = 1.0f / s_x[b];
       float* yb = y + b * y_stride + r;
-      if (r + 2 <= r1) q4_tile<2>(w + r * rb, rb, d + r * nb, nb, x, inv_sx, yb, 1);
+      if (r + 2 <= r1 && step == 2) q4_tile<2>(w + r * rb, rb, d + r * nb, nb, x, inv_sx, yb, 1);
       else q4_tile<1>(w + r * rb, rb, d + r * nb, nb, x, inv_sx, yb, 1);
     }
   }

@@ -59,6 +59,11 @@ def test_q4_head_matches_the_reference(path: str, rows: int, cols: int) -> None:
         # integer block sums are exact; only the float sum over blocks is reordered
         scale = np.abs(want).max() + 1e-6
         assert np.max(np.abs(y - want)) / scale < 2e-6
+        # a token alone (one row at a time) sums exactly as its row of the batch (two rows)
+        for t in range(batch):
+            alone = np.empty((1, rows), dtype=np.float32)
+            _k.head_rows("q4", packed, scales, cols, xq[t : t + 1], s_x[t : t + 1], alone, path)
+            np.testing.assert_array_equal(alone[0], y[t])
 
 
 def test_q4_quantization_round_trips_within_a_step() -> None:
