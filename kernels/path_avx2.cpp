@@ -282,33 +282,14 @@ void float_rows(const W* w, size_t cols, const float* x, size_t x_stride, size_t
   if (batch - t == 1) float_tile<W, R, 1>(w, cols, x + t * x_stride, x_stride, y + t * y_stride, y_stride);
 }
 
-// One token: one row at a time, a single stream through memory (see path_avx512.cpp's
-// float_row for the measurement; this path, cold, the same 657 MB F16 head on SPR at 1 / 2
-// threads: 16.6 / 33.1 GB/s against the 4-row tile's 16.0 / 31.7). One accumulator and the
-// columns in float_tile's order, so a token's result does not depend on its batch.
-template <class W>
-void float_row(const W* w, size_t cols, const float* x, float* y) {
-  constexpr size_t kStep = 64 / sizeof(W);  // elements per cache line
-  __m256 acc = _mm256_setzero_ps();
-  size_t c = 0;
-  for (; c + 32 <= cols; c += 32) {
-    for (size_t o = 0; o < 32; o += kStep)
-      _mm_prefetch(reinterpret_cast<const char*>(w + c + o) + kPrefetch, _MM_HINT_T1);
-    for (size_t o = 0; o < 32; o += 8) acc = _mm256_fmadd_ps(load_w(w + c + o), _mm256_loadu_ps(x + c + o), acc);
-  }
-  for (; c + 8 <= cols; c += 8) acc = _mm256_fmadd_ps(load_w(w + c), _mm256_loadu_ps(x + c), acc);
-  float s = hsum_ps(acc);
-  for (; c < cols; ++c) s += scalar_w(w + c) * x[c];
-  *y = s;
-}
-
+// One token takes the 4-row tile here, not a single-row stream as on the AVX-512 path: in
+// float_tile's order (needed so a token's result does not depend on its batch) one row is
+// one FMA chain, 8 columns per FMA latency, and that bounds it. Cold, the 657 MB F16 head
+// of a 2B model on one SPR core, GB/s: one row 12.3, the tile 15.6 (two threads: 25.5 vs
+// 31.6); one row with four accumulators would read 14.5 / 32.6 but sums in another order.
 template <class W>
 void float_matmul(const W* w, size_t cols, const float* x, size_t x_stride, size_t batch, size_t r0,
                   size_t r1, float* y, size_t y_stride) {
-  if (batch == 1) {
-    for (size_t r = r0; r < r1; ++r) float_row(w + r * cols, cols, x, y + (r - r0));
-    return;
-  }
   size_t r = r0;
   // 4 rows x 3 tokens = 12 accumulators + 4 weight vectors: within 16 ymm registers.
   for (; r + 4 <= r1; r += 4) float_rows<W, 4>(w + r * cols, cols, x, x_stride, batch, y + (r - r0), y_stride);
