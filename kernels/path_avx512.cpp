@@ -415,9 +415,11 @@ void float_rows(const W* w, size_t cols, const float* x, size_t x_stride, size_t
 }
 
 // One token: one row at a time, a single stream through memory with one L2 prefetch per
-// 64-byte line. Cold (the F16 head of a 2B model, 657 MB, two copies cycled), SPR, GB/s
-// at 1 / 2 threads, against the 4-row tile: 17.3-17.5 / 33.3-34.5 vs 16.0-16.2 / 32.0-32.1
-// (a plain read: 17.0-17.2 / 32.2-32.4); four interleaved rows keep fewer lines in flight.
+// 64-byte line; four interleaved rows kept fewer lines in flight. Cold, the F16 head of a
+// 2B model (`bench kernels --shapes 128256x2560 --backends f16 --batch 1`), one SPR, two
+// rounds, GB/s at 1 / 2 threads: the 4-row tile 15.86, 16.80 / 32.74, 33.32, one row
+// 19.24, 19.41 / 39.06, 40.11 (the read roof 17.7-19.9 / 35.4-39.3). One accumulator: 16
+// columns per FMA latency is ~33 GB/s a core, above the roof (AVX2's 8 are not; see there).
 template <class W>
 void float_row(const W* w, size_t cols, const float* x, float* y) {
   // One accumulator, columns in order, the tail masked: the same sums in the same order as
