@@ -330,6 +330,9 @@ void bind_runtime(nb::module_& m) {
       "q"_a.noconvert(), "k"_a, "v"_a, "scale"_a, "scores"_a.noconvert(), "out"_a.noconvert(), "path"_a = "",
       "the four-query attention kernels of a path on one KV head (tests)");
   m.def(
+      "row_max", [](Arr<const float, nb::ndim<1>> s) { return bitnet::row_max(s.data(), s.shape(0)); },
+      "s"_a.noconvert(), "the largest score, NaNs skipped (softmax's shift; tests)");
+  m.def(
       "exp_sum",
       [](Arr<float, nb::ndim<1>> x, float mx, const std::string& path) {
         const bitnet::OpKernels* ops = bitnet::op_kernels(pick(path));

@@ -149,6 +149,8 @@ void attention(const PathKernels* k, const RuntimeConfig& cfg, const float* q,
 // Stores n floats into a cache row (float32, or fp16 when kv_f16).
 void store_kv(const PathKernels* k, bool kv_f16, const float* x, void* dst, size_t n);
 
+// The largest of n scores, NaNs skipped (-inf when there is none); softmax's shift.
+float row_max(const float* s, size_t n);
 void rms_norm(const float* x, const float* w, size_t n, float eps, float* out);
 // HF rotate-half RoPE on `heads` heads of one token in place.
 void rope(float* x, size_t heads, size_t head_dim, const float* cos_t, const float* sin_t);

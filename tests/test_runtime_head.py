@@ -228,3 +228,20 @@ def test_four_query_attention_is_bit_identical_to_one_query(path: str, hd: int, 
             _k.attn_head(q[g], k_arr, v_arr, 0.25, scores, out, path)
             np.testing.assert_array_equal(scores[:length], scores4[g, :length])
             np.testing.assert_array_equal(out, out4[g])
+
+
+def test_row_max_finds_the_largest_score_anywhere() -> None:
+    # softmax subtracts it: a maximum missed (say in a tail after the 8-wide part) lets
+    # exp overflow on large scores
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 301):
+        for where in range(n):
+            s = rng.standard_normal(n).astype(np.float32)
+            s[where] = 1000.0
+            assert _k.row_max(s) == 1000.0, (n, where)
+        s = rng.standard_normal(n).astype(np.float32)
+        s[:: max(1, n // 3)] = np.nan  # NaNs are skipped, as std::max(mx, s) skips them
+        finite = s[~np.isnan(s)]
+        assert _k.row_max(s) == (finite.max() if finite.size else -np.inf)
+    assert _k.row_max(np.full(5, np.nan, np.float32)) == -np.inf
+    assert _k.row_max(np.zeros(0, np.float32)) == -np.inf
