@@ -17,14 +17,11 @@ import pytest
 from bitnet_studio import kernels
 from bitnet_studio.quant import quantize_activations
 from bitnet_studio.quant.binary import binarize, binary_linear_reference
+from tests.seeded import rng_for
 
 ROWS = (0, 1, 3, 17, 100)
 COLS = (1, 31, 63, 64, 127, 128, 129, 200, 300, 576, 1000, 2560)
 BATCHES = (1, 2, 3, 5, 8, 64, 70)
-
-
-def _rng(*key: object) -> np.random.Generator:
-    return np.random.default_rng([sum(map(ord, repr(k))) for k in key] or [0])
 
 
 def _signs(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
@@ -58,7 +55,7 @@ def threads() -> Iterator[Callable[[int], None]]:
 
 
 def test_pack_round_trip_and_q1_0_bit_order() -> None:
-    rng = _rng("pack")
+    rng = rng_for("pack")
     for rows, cols in ((3, 1), (5, 128), (4, 129), (7, 1000)):
         s = _signs(rng, rows, cols)
         p = kernels.pack_binary(s)
@@ -73,7 +70,7 @@ def test_pack_round_trip_and_q1_0_bit_order() -> None:
 
 @pytest.mark.parametrize("cols", COLS)
 def test_i32_random_shapes_exact(kernel_path: str, cols: int) -> None:
-    rng = _rng("i32", cols)
+    rng = rng_for("i32", cols)
     for rows in ROWS:
         s = _signs(rng, rows, cols)
         for batch in BATCHES:
@@ -97,7 +94,7 @@ def test_i32_extreme_values(kernel_path: str, cols: int) -> None:
 
 def test_i32_padding_and_alignment(kernel_path: str) -> None:
     """Garbage in the padding columns is ignored; odd buffer addresses are fine."""
-    rng = _rng("align")
+    rng = rng_for("align")
     for rows, cols in ((17, 129), (40, 300), (5, 1000)):
         s = _signs(rng, rows, cols)
         xq = rng.integers(-128, 128, size=(3, cols), dtype=np.int8)
@@ -118,7 +115,7 @@ def test_i32_padding_and_alignment(kernel_path: str) -> None:
 
 @pytest.mark.parametrize("cols", (1, 129, 300, 2560))
 def test_gemm_per_tensor_matches_reference(kernel_path: str, cols: int) -> None:
-    rng = _rng("gemm", cols)
+    rng = rng_for("gemm", cols)
     w = rng.standard_normal((37, cols)).astype(np.float32) * 0.02
     s, beta = binarize(w)
     p = kernels.pack_binary(s, beta)
@@ -135,7 +132,7 @@ def test_gemm_per_tensor_matches_reference(kernel_path: str, cols: int) -> None:
 @pytest.mark.parametrize("cols", (1, 127, 129, 300, 1000, 2560))
 def test_gemm_per_block_scales(kernel_path: str, cols: int) -> None:
     """Each 128-column block's exact partial sum times its own scale (Q1_0, Bonsai)."""
-    rng = _rng("blocks", cols)
+    rng = rng_for("blocks", cols)
     nb = -(-cols // 128)
     for rows in (1, 17, 33):
         s = _signs(rng, rows, cols)
@@ -166,7 +163,7 @@ def test_gemm_per_block_scales(kernel_path: str, cols: int) -> None:
 
 
 def test_threads_give_identical_results(kernel_path: str, threads: Callable[[int], None]) -> None:
-    rng = _rng("threads")
+    rng = rng_for("threads")
     s = _signs(rng, 300, 2560)
     xq = rng.integers(-128, 128, size=(5, 2560), dtype=np.int8)
     x = rng.standard_normal((5, 2560)).astype(np.float32)
@@ -187,7 +184,7 @@ def test_threads_give_identical_results(kernel_path: str, threads: Callable[[int
 
 
 def test_degenerate_shapes(kernel_path: str) -> None:
-    p = kernels.pack_binary(_signs(_rng("deg"), 5, 40))
+    p = kernels.pack_binary(_signs(rng_for("deg"), 5, 40))
     empty = np.zeros((0, 128), np.int8)
     assert kernels.binary_matmul_i32(p, empty, kernel_path).shape == (0, 5)
     assert kernels.binary_gemm(p, np.zeros((0, 40), np.float32), path=kernel_path).shape == (0, 5)

@@ -10,18 +10,14 @@ import numpy as np
 import pytest
 
 from bitnet_studio import kernels
+from tests.seeded import rng_for
 
 U = 2.0**-24  # float32 unit roundoff
 
 
-def _rng(*key: object) -> np.random.Generator:
-    """A generator seeded from the test's parameters, so each case is reproducible."""
-    return np.random.default_rng([sum(map(ord, repr(k))) for k in key] or [0])
-
-
 @pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["f16", "f32"])
 def test_float_gemm_matches_float64(kernel_path: str, dtype: type) -> None:
-    rng = _rng("fgemm", np.dtype(dtype).name)
+    rng = rng_for("fgemm", np.dtype(dtype).name)
     fn = kernels.f16_gemm if dtype is np.float16 else kernels.f32_gemm
     for rows in (1, 3, 17, 100):
         for cols in (1, 7, 8, 15, 16, 17, 31, 33, 64, 127, 129, 1000, 2560):
@@ -44,7 +40,7 @@ def test_float_gemm_matches_float64(kernel_path: str, dtype: type) -> None:
 def test_float_gemv_is_bit_identical_to_its_row_of_a_batch(kernel_path: str, dtype: type) -> None:
     # One token runs its own single-stream kernel; it must sum in the batched tile's order,
     # or a fp16 model's decode would drift from its prefill of the same tokens.
-    rng = _rng("fgemv-batch", np.dtype(dtype).name)
+    rng = rng_for("fgemv-batch", np.dtype(dtype).name)
     fn = kernels.f16_gemm if dtype is np.float16 else kernels.f32_gemm
     for cols in (5, 16, 31, 33, 63, 64, 65, 100, 576, 1000, 2560):
         w = (rng.standard_normal((13, cols)) * 0.05).astype(dtype)
@@ -74,7 +70,7 @@ def test_f16_decodes_every_half_value(kernel_path: str) -> None:
 
 def test_float_gemm_unaligned_and_out(kernel_path: str) -> None:
     """Buffers 4-byte aligned but not 16/32/64-byte aligned: SIMD loads must be unaligned."""
-    rng = _rng("falign")
+    rng = rng_for("falign")
     rows, cols = 19, 133
     w = rng.standard_normal((rows, cols), dtype=np.float32)
     x = rng.standard_normal((2, cols), dtype=np.float32)

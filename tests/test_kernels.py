@@ -18,17 +18,12 @@ import pytest
 from bitnet_studio import kernels
 from bitnet_studio.quant import kernel_layouts as kl
 from bitnet_studio.quant import quantize_activations, ternary_linear_reference
+from tests.seeded import rng_for
 
 LAYOUTS = kernels.LAYOUTS
 ROWS = (0, 1, 3, 17, 100)
 COLS = (1, 31, 127, 128, 129, 160, 161, 300, 576, 1000, 1100, 1440, 2560)
 BATCHES = (1, 2, 5, 64)
-U = 2.0**-24  # float32 unit roundoff
-
-
-def _rng(*key: object) -> np.random.Generator:
-    """A generator seeded from the test's parameters, so each case is reproducible."""
-    return np.random.default_rng([sum(map(ord, repr(k))) for k in key] or [0])
 
 
 def _ternary(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
@@ -75,7 +70,7 @@ def threads() -> Iterator[Callable[[int], None]]:
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("cols", COLS)
 def test_i32_random_shapes_exact(kernel_path: str, layout: str, cols: int) -> None:
-    rng = _rng(layout, cols)
+    rng = rng_for(layout, cols)
     for rows in ROWS:
         w = _ternary(rng, rows, cols)
         for batch in BATCHES:
@@ -85,7 +80,7 @@ def test_i32_random_shapes_exact(kernel_path: str, layout: str, cols: int) -> No
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_i32_large_batch(kernel_path: str, layout: str) -> None:
-    rng = _rng("batch64", layout)
+    rng = rng_for("batch64", layout)
     for rows, cols in ((100, 576), (33, 2560), (64, 1000)):
         w = _ternary(rng, rows, cols)
         xq = rng.integers(-128, 128, size=(64, cols), dtype=np.int8)
@@ -100,7 +95,7 @@ def test_i32_gemv_on_matrices_over_1_mib(
     """Matrices of 1 MiB and more take their own batch-1 route on some CPUs (one row at a
     time); exact there too, with an odd block count (the last row's masked half pair)."""
     threads(n_threads)
-    rng = _rng("gemv-1mib", layout)
+    rng = rng_for("gemv-1mib", layout)
     for cols in (2560, 2688, 600):
         rows = (1 << 20) // kernels.row_bytes(layout, cols) + 3
         w = _ternary(rng, rows, cols)
@@ -118,7 +113,7 @@ def test_i32_every_batch_1_to_70(
     every remainder of its token and row tiles, on shapes that are not a multiple of any
     block, row group or tile, at 1 and 2 threads (the drivers split rows into tasks)."""
     threads(n_threads)
-    rng = _rng("batches", layout, n_threads)
+    rng = rng_for("batches", layout, n_threads)
     for rows, cols in ((37, 300), (7, 1000), (18, 161)):
         w = _ternary(rng, rows, cols)
         xq_all = rng.integers(-128, 128, size=(70, cols), dtype=np.int8)
@@ -135,7 +130,7 @@ def test_i32_gemm_across_cache_blocks(
     spanning several row blocks with an odd last one, columns split into K blocks whose
     partial sums add up in the output, token groups with remainders."""
     threads(n_threads)
-    rng = _rng("cache_blocks", layout, n_threads)
+    rng = rng_for("cache_blocks", layout, n_threads)
     for rows, cols in ((171, 6945), (301, 2560), (65, 9000)):
         w = _ternary(rng, rows, cols)
         for batch in (8, 13, 64):
@@ -196,7 +191,7 @@ def test_i32_extreme_values(kernel_path: str, layout: str, cols: int) -> None:
 def test_i32_padding_and_alignment(kernel_path: str, layout: str) -> None:
     """Garbage in the padding columns is ignored; odd buffer addresses are fine (no aligned
     loads), for both the activations and the packed weights."""
-    rng = _rng("align", layout)
+    rng = rng_for("align", layout)
     for rows, cols in ((17, 129), (40, 300), (5, 1000)):
         w = _ternary(rng, rows, cols)
         xq = rng.integers(-128, 128, size=(3, cols), dtype=np.int8)
@@ -217,7 +212,7 @@ def test_i32_padding_and_alignment(kernel_path: str, layout: str) -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_i32_degenerate_shapes(kernel_path: str, layout: str) -> None:
-    w = _ternary(_rng("deg"), 5, 40)
+    w = _ternary(rng_for("deg"), 5, 40)
     p = kernels.pack_ternary(w, 1.0, layout)
     empty = np.zeros((0, kernels.padded_cols(layout, 40)), np.int8)
     assert kernels.ternary_matmul_i32(p, empty, kernel_path).shape == (0, 5)
@@ -229,7 +224,7 @@ def test_i32_degenerate_shapes(kernel_path: str, layout: str) -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_threads_give_identical_results(kernel_path: str, layout: str, threads: Any) -> None:
-    rng = _rng("threads", layout)
+    rng = rng_for("threads", layout)
     # Enough work per call that the drivers split the rows into several tasks.
     w = _ternary(rng, 100, 2560)
     xq = rng.integers(-128, 128, size=(4, 2560), dtype=np.int8)
@@ -264,7 +259,7 @@ def _assert_close_f32(got: np.ndarray, ref: np.ndarray, what: str) -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_gemm_gemv_match_reference(kernel_path: str, layout: str) -> None:
-    rng = _rng("gemm", layout)
+    rng = rng_for("gemm", layout)
     for rows, cols in ((1, 1), (3, 31), (17, 129), (100, 161), (33, 576), (20, 2560)):
         w = _ternary(rng, rows, cols)
         gamma = np.float32(rng.uniform(0.01, 0.1))
@@ -285,7 +280,7 @@ def test_gemm_gemv_match_reference(kernel_path: str, layout: str) -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_gemm_per_row_scale_and_out(kernel_path: str, layout: str) -> None:
-    rng = _rng("rowscale", layout)
+    rng = rng_for("rowscale", layout)
     rows, cols, batch = 37, 300, 3
     w = _ternary(rng, rows, cols)
     scale = rng.uniform(0.01, 0.2, rows).astype(np.float32)
@@ -304,7 +299,7 @@ def test_gemm_per_row_scale_and_out(kernel_path: str, layout: str) -> None:
 
 
 def _quant_cases() -> dict[str, np.ndarray]:
-    rng = _rng("quant")
+    rng = rng_for("quant")
     f32 = np.float32
     ties = np.array([[127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -126.5, 3.5, 4.5]], f32)
     ties2 = np.array([[254, 1, 3, 5, -1, -3, -5, 251, 253]], f32)  # s = 0.5: x * s ties
@@ -351,7 +346,7 @@ def test_quantize_ties_round_half_to_even(kernel_path: str) -> None:
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_pack_matches_reference_and_round_trips(layout: str) -> None:
-    rng = _rng("pack", layout)
+    rng = rng_for("pack", layout)
     for rows, cols in ((1, 1), (3, 127), (17, 161), (4, 2560)):
         w = _ternary(rng, rows, cols)
         p = kernels.pack_ternary(w, 1.0, layout)
@@ -361,7 +356,7 @@ def test_pack_matches_reference_and_round_trips(layout: str) -> None:
 
 def test_torch_tensors_are_accepted_without_copies(kernel_path: str) -> None:
     torch = pytest.importorskip("torch")
-    rng = _rng("torch")
+    rng = rng_for("torch")
     w = _ternary(rng, 17, 300)
     x = rng.standard_normal((3, 300), dtype=np.float32)
     for layout in LAYOUTS:
